@@ -1,0 +1,106 @@
+"""Bad input gets an error that names the argument, what was seen and what was expected;
+nothing already trained is lost."""
+import sys
+
+import numpy as np
+import pytest
+
+import xpnet as xn
+
+
+def trained_model():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((40, 4)), rng.integers(0, 3, 40)
+    model = xn.Sequential([xn.Dense(5), xn.ReLU(), xn.Dense(3)], input_dim=4, dtype="float64")
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.SGD(0.1), epochs=2)
+    return model, X, y
+
+
+BAD_FIT_CALLS = [
+    (lambda X, y: {"X": X[0], "y": y}, r"X must be 2-D .* got shape \(4,\)"),
+    (lambda X, y: {"X": X, "y": y[:-1]}, r"y must have one entry per example of X \(40\), got shape \(39,\)"),
+    (lambda X, y: {"X": X[:, :3], "y": y}, r"X has 3 features per example, but the model expects input_dim=4"),
+    (lambda X, y: {"X": X, "y": np.where(y == 2, 3, y)}, r"y must hold integer class labels in \[0, 3\), got 3\.0"),
+    (lambda X, y: {"X": X, "y": y + 0.5}, r"integer class labels"),
+    (lambda X, y: {"X": np.where(X > 1.5, np.nan, X), "y": y}, r"X contains NaN or inf"),
+    (lambda X, y: {"X": np.where(X > 1.5, np.inf, X), "y": y}, r"X contains NaN or inf"),
+    (lambda X, y: {"X": X, "y": np.where(y == 1, np.nan, y)}, r"y contains NaN or inf"),
+    (lambda X, y: {"X": X, "y": y, "batch_size": 0}, r"batch_size must be an int >= 1 or None .* got 0"),
+    (lambda X, y: {"X": X, "y": y, "batch_size": 2.5}, r"batch_size must be an int"),
+    (lambda X, y: {"X": X, "y": y, "loss": "hinge"}, r"loss must be one of .* got 'hinge'"),
+    (lambda X, y: {"X": X, "y": y, "epochs": -1}, r"epochs must be an int >= 0, got -1"),
+    (lambda X, y: {"X": X, "y": y, "l2": -0.1}, r"l2 must be a finite number >= 0, got -0.1"),
+    (lambda X, y: {"X": X, "y": y, "validation_data": X}, r"validation_data must be a tuple"),
+    (lambda X, y: {"X": X, "y": y, "optimizer": "adam"}, r"optimizer must be an xpnet optimizer"),
+    (lambda X, y: {"X": [["a"] * 4] * 40, "y": y}, r"X must hold numbers"),
+]
+
+
+@pytest.mark.parametrize("make_call, message", BAD_FIT_CALLS)
+def test_bad_fit_input_raises_and_keeps_the_model(make_call, message):
+    model, X, y = trained_model()
+    before, epoch = model.get_params(), model.epoch
+    with pytest.raises((ValueError, TypeError), match=message):
+        model.fit(**{"loss": "softmax_cross_entropy", **make_call(X, y)})
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.get_params()[name], value)
+    assert model.epoch == epoch
+
+
+def test_binary_labels_must_be_zero_or_one():
+    model = xn.Sequential([xn.Dense(3), xn.ReLU(), xn.Dense(1)], input_dim=2)
+    with pytest.raises(ValueError, match=r"y must hold only 0 and 1 for loss='binary_cross_entropy', got values 2\.0"):
+        model.fit(np.zeros((3, 2)), [0, 1, 2], loss="binary_cross_entropy")
+
+
+def test_cross_entropy_after_a_final_activation_is_refused():
+    model = xn.Sequential([xn.Dense(1), xn.Sigmoid()], input_dim=2)
+    with pytest.raises(ValueError, match="logits.*ends in Sigmoid"):
+        model.fit(np.zeros((3, 2)), [0, 1, 1], loss="binary_cross_entropy")
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    ({"device": "tpu"}, ValueError, r"device must be 'cpu' for the numpy backend, got 'tpu'"),
+    ({"backend": "jax"}, ValueError, r"backend must be one of .* got 'jax'"),
+    ({"dtype": "float16"}, ValueError, r"dtype must be one of \('float32', 'float64'\), got 'float16'"),
+    ({"device": "cuda:x", "backend": "torch"}, ValueError, r"'cuda' or 'cuda:N'"),
+    ({"input_dim": 0}, ValueError, r"input_dim must be a positive int, got 0"),
+])
+def test_bad_model_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        xn.Sequential([xn.Dense(2)], **{"input_dim": 3, **kwargs})
+
+
+def test_unknown_activation_or_layer_is_refused():
+    with pytest.raises(TypeError, match=r"layers\[1\] must be an xpnet layer .* got 'relu'"):
+        xn.Sequential([xn.Dense(2), "relu"], input_dim=3)
+    with pytest.raises(ValueError, match=r"unknown layer 'Swish'"):
+        xn.layers.layer_from_config("Swish", {})
+    with pytest.raises(ValueError, match=r"init must be one of .* got 'orthogonal'"):
+        xn.Dense(3, init="orthogonal")
+
+
+def test_cuda_without_cupy_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.setitem(sys.modules, "array_api_compat.cupy", None)
+    with pytest.raises(ImportError, match=r"device='cuda' needs CuPy.*pip install 'xpnet\[cuda\]'"):
+        xn.Sequential([xn.Dense(2)], input_dim=3, device="cuda")
+
+
+def test_dropout_as_last_layer_is_an_error():
+    with pytest.raises(ValueError, match="Dropout cannot be the model's last layer"):
+        xn.Sequential([xn.Dense(2), xn.Dropout(0.5)], input_dim=3)
+
+
+def test_predict_before_fit_says_what_is_missing():
+    model = xn.Sequential([xn.Dense(2)], input_dim=3)
+    with pytest.raises(ValueError, match="predict needs the model's loss"):
+        model.predict(np.zeros((1, 3)))
+
+
+def test_set_params_checks_names_and_shapes():
+    model = xn.Sequential([xn.Dense(2)], input_dim=3)
+    with pytest.raises(KeyError, match="unknown parameter '0.V'"):
+        model.set_params({"0.V": np.zeros((3, 2))})
+    with pytest.raises(ValueError, match=r"set_params\['0.W'\] must have shape \(3, 2\), got \(2, 3\)"):
+        model.set_params({"0.W": np.zeros((2, 3))})

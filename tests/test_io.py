@@ -1,0 +1,69 @@
+"""Saving and loading: exact round trips, no pickle, never a half-written file."""
+import zipfile
+
+import numpy as np
+import pytest
+
+import xpnet as xn
+
+
+def trained(where=None, optimizer=None):
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((60, 4)), rng.integers(0, 3, 60)
+    model = xn.Sequential([xn.Dense(6, init="glorot_uniform"), xn.LeakyReLU(0.05), xn.Dropout(0.1),
+                           xn.Dense(3)], input_dim=4, **(where or {}))
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer or xn.Adam(0.01), epochs=2,
+              batch_size=16)
+    return model, X, y
+
+
+def test_round_trip_is_exact(tmp_path, cpu_where):
+    model, X, _ = trained(cpu_where)
+    path = tmp_path / "model.npz"
+    xn.save(model, path)
+    loaded = xn.load(path)
+    assert loaded.backend.name == model.backend.name and loaded.device == model.device
+    assert [repr(layer) for layer in loaded.layers] == [repr(layer) for layer in model.layers]
+    for name, value in model.get_params().items():
+        np.testing.assert_array_equal(loaded.get_params()[name], value)
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    assert loaded.epoch == 2 and loaded.history["loss"] == model.history["loss"]
+
+
+def test_load_on_another_backend(tmp_path):
+    model, X, _ = trained()
+    xn.save(model, tmp_path / "m.npz")
+    loaded = xn.load(tmp_path / "m.npz", device="cpu", backend="torch")
+    assert loaded.backend.name == "torch"
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-6)
+
+
+def test_file_holds_no_pickled_objects(tmp_path):
+    model, _, _ = trained()
+    xn.save(model, tmp_path / "m.npz")
+    with np.load(tmp_path / "m.npz", allow_pickle=False) as archive:
+        assert all(archive[name].dtype != object for name in archive.files)
+    with zipfile.ZipFile(tmp_path / "m.npz") as archive:
+        assert "config.npy" in archive.namelist()
+
+
+def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
+    model, _, _ = trained()
+    path = tmp_path / "m.npz"
+    xn.save(model, path)
+    original = path.read_bytes()
+
+    def broken_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="disk full"):
+        xn.save(model, path)
+    assert path.read_bytes() == original
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_not_an_xpnet_file(tmp_path):
+    np.savez(tmp_path / "other.npz", weights=np.zeros(3))
+    with pytest.raises(ValueError, match="is not an xpnet model file"):
+        xn.load(tmp_path / "other.npz")

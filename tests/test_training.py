@@ -1,0 +1,154 @@
+"""Training: mini-batches, reproducibility, agreement across backends, continuing, digits accuracy."""
+import numpy as np
+import pytest
+
+import xpnet as xn
+
+from conftest import host
+
+
+def small_problem(m=120, n=6, k=3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n))
+    y = (X[:, :k].argmax(axis=1) + (X[:, -1] > 1.5)) % k
+    return X, y
+
+
+def three_layer(where, dtype="float64", seed=0):
+    return xn.Sequential([xn.Dense(10), xn.ReLU(), xn.Dense(8), xn.Tanh(), xn.Dense(3)],
+                         input_dim=6, dtype=dtype, seed=seed, **where)
+
+
+def test_initial_weights_identical_on_every_backend(where):
+    reference = three_layer({"backend": "numpy", "device": "cpu"}, dtype="float32")
+    model = three_layer(where, dtype="float32")
+    for name, value in reference.get_params().items():
+        np.testing.assert_array_equal(model.get_params()[name], value)
+
+
+def test_sgd_training_numpy_and_torch_agree():
+    X, y = small_problem()
+    final = {}
+    for backend in ("numpy", "torch"):
+        model = three_layer({"backend": backend, "device": "cpu"})
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.SGD(lr=0.1), batch_size=16,
+                  epochs=5, seed=0, shuffle=False)
+        final[backend] = model.get_params()
+    for name, value in final["numpy"].items():
+        np.testing.assert_allclose(final["torch"][name], value, rtol=1e-9, atol=1e-12)
+
+
+def test_same_run_twice_is_bit_identical(cpu_where):
+    X, y = small_problem()
+    results = []
+    for _ in range(2):
+        model = xn.Sequential([xn.Dense(10), xn.ReLU(), xn.Dropout(0.2), xn.Dense(3)], input_dim=6,
+                              seed=4, **cpu_where)
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=32,
+                  epochs=3, seed=7)
+        results.append(model.get_params())
+    for name in results[0]:
+        np.testing.assert_array_equal(results[0][name], results[1][name])
+
+
+@pytest.mark.parametrize("batch_size, iterations", [(None, 1), (1, 120), (32, 4), (50, 3)])
+def test_batch_sizes_give_the_expected_iterations(batch_size, iterations):
+    X, y = small_problem()
+    model = three_layer({"backend": "numpy", "device": "cpu"})
+    history = model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.SGD(0.05),
+                        batch_size=batch_size, epochs=2)
+    assert len(history.iteration_cost) == 2 * iterations
+    assert history.epochs == 2 and all(np.isfinite(history["loss"]))
+
+
+def test_shuffle_false_keeps_order_and_reshuffles_otherwise():
+    X, y = small_problem()
+    costs = {}
+    for shuffle in (False, True):
+        model = three_layer({"backend": "numpy", "device": "cpu"})
+        history = model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.SGD(0.0001),
+                            batch_size=40, epochs=2, shuffle=shuffle, seed=1)
+        costs[shuffle] = np.array(history.iteration_cost).reshape(2, 3)
+    # With a tiny step the per-batch costs repeat epoch after epoch only when the order is kept.
+    np.testing.assert_allclose(costs[False][0], costs[False][1], rtol=1e-3)
+    assert not np.allclose(costs[True][0], costs[True][1], rtol=1e-3)
+
+
+def test_second_fit_continues_where_the_first_stopped():
+    X, y = small_problem()
+    once = three_layer({"backend": "numpy", "device": "cpu"})
+    once.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=30, epochs=4,
+             seed=3)
+    twice = three_layer({"backend": "numpy", "device": "cpu"})
+    twice.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=30, epochs=2,
+              seed=3)
+    twice.fit(X, y, batch_size=30, epochs=2)
+    assert twice.epoch == 4 and twice.history.epochs == 4 and twice.optimizer.t == 16
+    for name, value in once.get_params().items():
+        np.testing.assert_allclose(twice.get_params()[name], value, rtol=1e-12)
+
+
+def test_history_records_training_and_validation():
+    X, y = small_problem()
+    model = three_layer({"backend": "numpy", "device": "cpu"})
+    history = model.fit(X[:100], y[:100], loss="softmax_cross_entropy", optimizer=xn.Adam(0.01),
+                        epochs=3, validation_data=(X[100:], y[100:]))
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr", "l2_penalty"):
+        assert len(history[key]) == 3, key
+    assert history["val_accuracy"][-1] == model.evaluate(X[100:], y[100:])["accuracy"]
+    assert history["lr"] == [0.01] * 3
+    assert len(history.smoothed_cost()) == len(history.iteration_cost) == 12
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = small_problem()
+    three_layer({"backend": "numpy", "device": "cpu"}).fit(
+        X, y, loss="softmax_cross_entropy", epochs=3, verbose=True)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[-1].startswith("epoch    3") and "accuracy" in lines[-1]
+
+
+def test_predict_returns_probabilities():
+    X, y = small_problem()
+    model = three_layer({"backend": "numpy", "device": "cpu"})
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=1)
+    probabilities = model.predict(X)
+    assert probabilities.shape == (120, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+    np.testing.assert_array_equal(model.predict_classes(X), probabilities.argmax(axis=1))
+
+
+def test_divergence_raises_and_keeps_last_finite_parameters():
+    X, _ = small_problem()
+    targets = np.random.default_rng(0).standard_normal((120, 3))
+    model = xn.Sequential([xn.Dense(10), xn.ReLU(), xn.Dense(3)], input_dim=6, dtype="float64")
+    model.fit(X, targets, loss="mse", optimizer=xn.SGD(0.01), epochs=1, batch_size=20)
+    before = model.get_params()
+    with pytest.raises(xn.DivergenceError, match=r"epoch 2, iteration \d+ of 6.*smaller learning rate"):
+        with np.errstate(all="ignore"):
+            model.fit(X * 1e3, targets, optimizer=xn.SGD(10.0), epochs=3, batch_size=20)
+    after = model.get_params()
+    for name, value in before.items():
+        np.testing.assert_array_equal(after[name], value)
+    assert model.epoch == 1 and model.history.epochs == 1
+
+
+def test_digits_reaches_95_percent(cpu_where):
+    X_train, y_train, X_test, y_test = xn.datasets.digits()
+    model = xn.Sequential([xn.Dense(64), xn.ReLU(), xn.Dense(10)], input_dim=64, seed=0, **cpu_where)
+    model.fit(X_train, y_train, loss="softmax_cross_entropy", optimizer=xn.Adam(0.003),
+              batch_size=64, epochs=15, seed=0)
+    assert model.evaluate(X_test, y_test)["accuracy"] >= 0.95
+
+
+def test_model_to_another_backend_keeps_predictions():
+    X, y = small_problem()
+    model = three_layer({"backend": "numpy", "device": "cpu"})
+    model.fit(X, y, loss="softmax_cross_entropy", epochs=2)
+    before = model.predict(X)
+    model.to("device1", backend="array_api_strict")
+    assert model.backend.name == "array_api_strict"
+    np.testing.assert_allclose(model.predict(X), before, rtol=1e-12)
+    model.fit(X, y, epochs=1)  # and keeps training there, optimizer state included
+    assert model.optimizer.t == 2 * 4 + 4
+    assert host(model.params["0.W"]).shape == (6, 10)

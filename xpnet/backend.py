@@ -1,0 +1,175 @@
+"""Backend resolution: which array namespace, device, dtype and random source a model uses.
+
+A :class:`Backend` is built once when a model is made and passed down to every kernel, so the
+math never asks "which library is this?" again. Supported backends:
+
+========================  ===================================  ==================================
+``backend=``              ``device=``                          arrays
+========================  ===================================  ==================================
+``"numpy"``               ``"cpu"``                            NumPy (the default for ``"cpu"``)
+``"cupy"``                ``"cuda"``, ``"cuda:N"``             CuPy (the default for ``"cuda"``)
+``"torch"``               ``"cpu"``, ``"cuda"``, ``"cuda:N"``  torch tensors
+``"array_api_strict"``    ``"cpu"``, ``"device1"``, ...        array-api-strict (testing)
+========================  ===================================  ==================================
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from xpnet.rng import RandomSource, make_random_source
+
+BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
+DTYPES = ("float32", "float64")
+_CUDA_INSTALL_HINT = "install CuPy with: pip install 'xpnet[cuda]' (cupy-cuda12x)"
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Backend:
+    """Everything a kernel needs to create arrays: namespace ``xp``, ``device``, ``dtype``, ``random``.
+
+    ``name`` is one of :data:`BACKENDS`; ``device_name`` is the user's spelling (``"cpu"``,
+    ``"cuda:0"``, ``"device1"``) and is what gets saved.
+    """
+
+    name: str
+    device_name: str
+    xp: Any
+    device: Any
+    dtype: Any
+    dtype_name: str
+    random: RandomSource
+
+    def asarray(self, values, dtype=None):
+        """Move host data (NumPy array, list, scalar) to this backend's device in one transfer."""
+        if dtype is None:
+            dtype = self.dtype
+        if namespace_name(values) == self.name:
+            return self.xp.asarray(values, dtype=dtype, device=self.device)
+        host = np.asarray(values)
+        return self.xp.asarray(host, dtype=dtype, device=self.device)
+
+    def zeros(self, shape, dtype=None):
+        """A zero array of ``shape`` on this device."""
+        return self.xp.zeros(shape, dtype=self.dtype if dtype is None else dtype, device=self.device)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done (a no-op on the CPU); call before reading a clock."""
+        if self.name == "cupy":
+            import cupy
+
+            cupy.cuda.get_current_stream().synchronize()
+        elif self.name == "torch" and self.device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(self.device)
+
+    def with_dtype(self, dtype: str) -> "Backend":
+        """The same backend and device with another float dtype (and a fresh random source)."""
+        return resolve_backend(self.name, self.device_name, dtype, seed=None)
+
+
+def to_numpy(array) -> np.ndarray:
+    """Copy any supported array (NumPy, CuPy, torch, array-api-strict on any device) to a NumPy array."""
+    kind = namespace_name(array)
+    if kind == "cupy":
+        return array.get()
+    if kind == "torch":
+        return array.detach().cpu().numpy()
+    if kind == "array_api_strict":
+        import array_api_strict
+
+        return np.asarray(array.to_device(array_api_strict.Device("CPU_DEVICE")))
+    return np.asarray(array)
+
+
+def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str = "float32",
+                    seed: int | None = None) -> Backend:
+    """Build a :class:`Backend` from user strings, with errors that say what was expected."""
+    if not isinstance(device, str):
+        raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    if backend is None:
+        backend = "cupy" if device.startswith("cuda") else "numpy"
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    xp, device_object = _NAMESPACE_LOADERS[backend](device)
+    return Backend(name=backend, device_name=device, xp=xp, device=device_object,
+                   dtype=getattr(xp, dtype), dtype_name=dtype,
+                   random=make_random_source(backend, xp, device_object, seed))
+
+
+def _cuda_index(device: str, argument: str = "device") -> int:
+    if device == "cuda":
+        return 0
+    prefix, _, index = device.partition(":")
+    if prefix != "cuda" or not index.isdigit():
+        raise ValueError(f"{argument} must be 'cuda' or 'cuda:N' for a GPU, got {device!r}")
+    return int(index)
+
+
+def _load_numpy(device: str):
+    if device != "cpu":
+        raise ValueError(f"device must be 'cpu' for the numpy backend, got {device!r} "
+                         "(use device='cuda' for CuPy)")
+    import array_api_compat.numpy as xp
+
+    return xp, "cpu"
+
+
+def _load_cupy(device: str):
+    index = _cuda_index(device)
+    try:
+        import array_api_compat.cupy as xp
+        import cupy
+    except ImportError as error:
+        raise ImportError(f"device={device!r} needs CuPy, which is not installed; "
+                          f"{_CUDA_INSTALL_HINT}") from error
+    try:
+        count = cupy.cuda.runtime.getDeviceCount()
+    except cupy.cuda.runtime.CUDARuntimeError as error:
+        raise RuntimeError(f"device={device!r}: CuPy found no usable CUDA GPU ({error}); "
+                           "use device='cpu'") from error
+    if index >= count:
+        raise ValueError(f"device={device!r}: only {count} CUDA GPU(s) are present")
+    return xp, cupy.cuda.Device(index)
+
+
+def _load_torch(device: str):
+    try:
+        import array_api_compat.torch as xp
+        import torch
+    except ImportError as error:
+        raise ImportError("backend='torch' needs PyTorch: pip install torch") from error
+    if device != "cpu":
+        _cuda_index(device)
+        if not torch.cuda.is_available():
+            raise RuntimeError(f"device={device!r}: torch sees no CUDA GPU; use device='cpu'")
+    return xp, torch.device(device)
+
+
+def _load_strict(device: str):
+    try:
+        import array_api_strict as xp
+    except ImportError as error:
+        raise ImportError("backend='array_api_strict' needs: pip install array-api-strict") from error
+    name = "CPU_DEVICE" if device in ("cpu", "CPU_DEVICE") else device
+    try:
+        return xp, xp.Device(name)
+    except ValueError as error:
+        raise ValueError(f"device={device!r} is not an array_api_strict device; expected 'cpu', "
+                         "'device1' or 'device2'") from error
+
+
+_NAMESPACE_LOADERS = {"numpy": _load_numpy, "cupy": _load_cupy, "torch": _load_torch,
+                      "array_api_strict": _load_strict}
+
+
+def namespace_name(array) -> str | None:
+    """Which backend an array belongs to, by its type's module, without importing anything."""
+    module = type(array).__module__.split(".")[0]
+    return {"numpy": "numpy", "cupy": "cupy", "torch": "torch",
+            "array_api_strict": "array_api_strict"}.get(module)

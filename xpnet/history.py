@@ -1,0 +1,47 @@
+"""What a training run recorded: per-epoch metrics and the cost of every iteration."""
+from __future__ import annotations
+
+from xpnet.ewa import EWA
+
+EPOCH_KEYS = ("loss", "l2_penalty", "accuracy", "val_loss", "val_accuracy", "lr")
+
+
+class History:
+    """Per-epoch lists in ``history[key]`` and per-iteration costs in ``iteration_cost``.
+
+    Keys: ``loss`` (data cost averaged over the epoch's examples), ``l2_penalty`` (the L2 term,
+    averaged the same way), ``accuracy`` (running training accuracy, with dropout active),
+    ``val_loss``/``val_accuracy`` (evaluation mode, when validation data is given) and ``lr``
+    (the learning rate at the epoch's first update). Missing values are ``None``.
+    Calling ``fit`` again appends to the same History.
+    """
+
+    def __init__(self):
+        self.history = {key: [] for key in EPOCH_KEYS}
+        self.iteration_cost = []
+
+    def append_epoch(self, record: dict, iteration_cost: list) -> None:
+        for key in EPOCH_KEYS:
+            self.history[key].append(record.get(key))
+        self.iteration_cost.extend(float(cost) for cost in iteration_cost)
+
+    def __getitem__(self, key):
+        return self.history[key]
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history["loss"])
+
+    def smoothed_cost(self, beta: float = 0.9, bias_correction: bool = True) -> list:
+        """The per-iteration cost smoothed by an exponentially weighted average."""
+        return EWA(beta, bias_correction).average(self.iteration_cost)
+
+    def to_dict(self) -> dict:
+        return {"history": self.history, "iteration_cost": self.iteration_cost}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "History":
+        history = cls()
+        history.history.update({key: list(values) for key, values in data["history"].items()})
+        history.iteration_cost = list(data["iteration_cost"])
+        return history

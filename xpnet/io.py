@@ -1,0 +1,86 @@
+"""Saving and loading models as one ``.npz`` archive, without pickle.
+
+The archive holds plain float arrays (``params/<name>``, ``state/<name>``, ``optimizer/<slot>``)
+and a JSON document (``config``, stored as UTF-8 bytes) describing the architecture, the loss, the
+optimizer's hyperparameters and step count, the epoch count and the history. It is written to a
+temporary file beside the target and renamed over it, so a crash never leaves a half-written file.
+Loading uses ``allow_pickle=False``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import numpy as np
+
+from xpnet.history import History
+from xpnet.layers import layer_from_config
+from xpnet.losses import get_loss
+from xpnet.optim import optimizer_from_config
+
+FORMAT = "xpnet-model"
+VERSION = 1
+
+
+def save(model, path) -> None:
+    """Write architecture, parameters, state, optimizer state, epoch count and history to ``path``."""
+    config = model.get_config()
+    optimizer = model.optimizer
+    config.update({"format": FORMAT, "version": VERSION, "epoch": model.epoch,
+                   "loss": model.loss.name if model.loss is not None else None,
+                   "history": model.history.to_dict(), "optimizer": None})
+    arrays = {f"params/{name}": value for name, value in model._params.to_host().items()}
+    arrays.update({f"state/{name}": value for name, value in model._state.to_host().items()})
+    if optimizer is not None:
+        optimizer_state = optimizer.state_dict()
+        config["optimizer"] = {"class": type(optimizer).__name__, "config": optimizer.get_config(),
+                               "t": optimizer_state.pop("t")}
+        arrays.update({f"optimizer/{slot}": value for slot, value in optimizer_state.items()})
+    arrays["config"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    _write_atomically(os.fspath(path), arrays)
+
+
+def load(path, device: str | None = None, backend: str | None = None):
+    """Rebuild a saved model, by default on the backend and device it was saved from."""
+    from xpnet.model import Sequential
+
+    with np.load(os.fspath(path), allow_pickle=False) as archive:
+        if "config" not in archive.files:
+            raise ValueError(f"{path!s} is not an xpnet model file (no 'config' entry)")
+        config = json.loads(archive["config"].tobytes().decode("utf-8"))
+        arrays = {name: archive[name] for name in archive.files if name != "config"}
+    if config.get("format") != FORMAT or config.get("version") != VERSION:
+        raise ValueError(f"{path!s} is not an xpnet model file of version {VERSION} "
+                         f"(format={config.get('format')!r}, version={config.get('version')!r})")
+    if device is None and backend is None:
+        device, backend = config["device"], config["backend"]
+    layers = [layer_from_config(entry["class"], entry["config"]) for entry in config["layers"]]
+    model = Sequential(layers, config["input_dim"], device=device or "cpu", dtype=config["dtype"],
+                       seed=config["seed"], backend=backend)
+    model.set_params({name.split("/", 1)[1]: value for name, value in arrays.items()
+                      if name.startswith(("params/", "state/"))})
+    model.loss = get_loss(config["loss"]) if config["loss"] is not None else None
+    model.epoch = config["epoch"]
+    model.history = History.from_dict(config["history"])
+    if config["optimizer"] is not None:
+        entry = config["optimizer"]
+        model.optimizer = optimizer_from_config(entry["class"], entry["config"])
+        state = {name.split("/", 1)[1]: value for name, value in arrays.items()
+                 if name.startswith("optimizer/")}
+        model.optimizer.load_state_dict({"t": entry["t"], **state}, model._params)
+    return model
+
+
+def _write_atomically(path: str, arrays: dict) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".xpnet-", suffix=".npz.tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            np.savez(file, **arrays)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

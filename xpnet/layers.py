@@ -1,0 +1,258 @@
+"""Layers: ``forward(X, training) -> A`` and ``backward(dA) -> dX``, written by hand.
+
+A layer declares its parameters (:class:`~xpnet.params.ParamSpec`) when the model builds it;
+the model then hands it views into the shared flat buffers (``self.params``, ``self.grads``,
+``self.state``) and the backend. ``backward`` writes parameter gradients into ``self.grads`` in
+place and returns the gradient for the layer below. ``lead`` is the tuple of leading axes of a
+population of stacked models (``()`` for one model).
+"""
+from __future__ import annotations
+
+from xpnet import functional as F
+from xpnet import init as initializers
+from xpnet.ewa import ewa_update
+from xpnet.params import ParamSpec, fill
+
+
+class Layer:
+    """Base class. Subclasses set ``param_specs``/``state_specs`` in ``build`` if they have any."""
+
+    def build(self, input_dim: int, lead: tuple = ()) -> int:
+        """Record the input width and return the output width."""
+        self.input_dim = input_dim
+        self.lead = lead
+        return input_dim
+
+    def param_specs(self) -> list:
+        return []
+
+    def state_specs(self) -> list:
+        return []
+
+    def bind(self, backend, params: dict, grads: dict, state: dict) -> None:
+        """Attach the backend and this layer's views (short names such as ``"W"``)."""
+        self.backend = backend
+        self.xp = backend.xp
+        self.params = params
+        self.grads = grads
+        self.state = state
+
+    def forward(self, X, training: bool):
+        raise NotImplementedError
+
+    def backward(self, dA, need_dX: bool = True):
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        """Constructor arguments, JSON-serializable (used by save/load)."""
+        return {}
+
+    def __repr__(self):
+        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected: ``Z = X @ W + b``, W ``(fan_in, fan_out)`` drawn by ``init``, b zeros.
+
+    ``use_bias=None`` (the default) means: a bias unless the next layer is :class:`BatchNorm`, whose
+    mean subtraction cancels it; the model drops it there automatically.
+    """
+
+    def __init__(self, units: int, use_bias: bool | None = None, init="he", scale: float | None = None):
+        if not isinstance(units, int) or isinstance(units, bool) or units < 1:
+            raise ValueError(f"Dense units must be a positive int, got {units!r}")
+        self.units = units
+        self.use_bias = use_bias
+        self.init = init
+        self.initializer = initializers.get_initializer(init)
+        self.scale = scale
+
+    def build(self, input_dim, lead=()):
+        super().build(input_dim, lead)
+        self.has_bias = self.use_bias is not False
+        return self.units
+
+    def param_specs(self):
+        shape = self.lead + (self.input_dim, self.units)
+        specs = [ParamSpec("W", shape, lambda rng, s: self.initializer(rng, s, self.scale), decayed=True)]
+        if self.has_bias:
+            specs.append(ParamSpec("b", self.lead + (self.units,), fill(0.0)))
+        return specs
+
+    def forward(self, X, training):
+        self.X = X
+        return F.dense_forward(self.xp, X, self.params["W"], self.params.get("b"))
+
+    def backward(self, dZ, need_dX=True):
+        dX, dW, db = F.dense_backward(self.xp, dZ, self.X, self.params["W"], need_dX)
+        self.grads["W"][...] = dW
+        if self.has_bias:
+            self.grads["b"][...] = db
+        return dX
+
+    def get_config(self):
+        if callable(self.init):
+            raise TypeError("a Dense layer with a callable init cannot be saved; use an init name")
+        return {"units": self.units, "use_bias": self.use_bias, "init": self.init, "scale": self.scale}
+
+
+class Activation(Layer):
+    """An elementwise ``A = f(Z)`` whose backward is ``dZ = dA * f'(Z)``."""
+
+    function = None
+    derivative = None
+
+    def forward(self, Z, training):
+        self.Z = Z
+        self.A = type(self).function(self.xp, Z, **self.get_config())
+        return self.A
+
+    def backward(self, dA, need_dX=True):
+        return type(self).derivative(self.xp, dA, self.Z, self.A, **self.get_config())
+
+
+class ReLU(Activation):
+    """``max(Z, 0)``."""
+
+    function = F.relu
+    derivative = F.relu_backward
+
+
+class LeakyReLU(Activation):
+    """``Z`` where positive, ``alpha * Z`` elsewhere."""
+
+    function = F.leaky_relu
+    derivative = F.leaky_relu_backward
+
+    def __init__(self, alpha: float = 0.01):
+        self.alpha = float(alpha)
+
+    def get_config(self):
+        return {"alpha": self.alpha}
+
+
+class Tanh(Activation):
+    """``tanh(Z)``."""
+
+    function = F.tanh
+    derivative = F.tanh_backward
+
+
+class Sigmoid(Activation):
+    """``1 / (1 + exp(-Z))``."""
+
+    function = F.sigmoid
+    derivative = F.sigmoid_backward
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, drop each unit with probability ``rate`` and scale the kept ones
+    by ``1 / keep_prob`` (``keep_prob = 1 - rate``), a fresh mask every call, drawn on the device;
+    backward applies the same mask. In evaluation it is the identity.
+
+    Give ``rate`` (as in PyTorch and Keras) or ``keep_prob``, not both; the default is ``rate=0.5``.
+    ``freeze_mask = True`` reuses the last mask instead of drawing a new one (gradient checking).
+    """
+
+    def __init__(self, rate: float | None = None, keep_prob: float | None = None):
+        if rate is not None and keep_prob is not None:
+            raise ValueError(f"Dropout takes rate or keep_prob, not both (got rate={rate!r}, "
+                             f"keep_prob={keep_prob!r})")
+        if rate is None:
+            rate = 0.5 if keep_prob is None else 1.0 - keep_prob
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"Dropout rate must be in [0, 1) (keep_prob in (0, 1]), got rate={rate!r}")
+        self.rate = float(rate)
+        self.keep_prob = 1.0 - self.rate
+        self.freeze_mask = False
+
+    def bind(self, backend, params, grads, state):
+        super().bind(backend, params, grads, state)
+        self.mask = None
+
+    def forward(self, A, training):
+        self.active = training and self.rate > 0.0
+        if not self.active:
+            return A
+        if not (self.freeze_mask and self.mask is not None):
+            uniform = self.backend.random.uniform(A.shape, A.dtype)
+            self.mask = F.dropout_mask(self.xp, uniform, self.keep_prob)
+        return F.dropout(self.xp, A, self.mask)
+
+    def backward(self, dA, need_dX=True):
+        return F.dropout_backward(self.xp, dA, self.mask) if self.active else dA
+
+    def get_config(self):
+        return {"rate": self.rate}
+
+
+class BatchNorm(Layer):
+    """Batch normalization of each feature over the mini-batch, placed after Dense, before the activation.
+
+    Training: ``Z_hat = (Z - mean) / sqrt(var + eps)`` with the batch mean and biased variance (1/m),
+    output ``gamma * Z_hat + beta`` (gamma starts at 1, beta at 0). Evaluation uses the running
+    statistics instead.
+
+    Running statistics convention: ``momentum`` is the weight on the OLD value (as in Keras),
+    ``running = momentum * running + (1 - momentum) * batch``, so the default 0.9 equals PyTorch's
+    ``momentum=0.1``. As in PyTorch, the running variance averages the unbiased batch variance
+    (``var * m / (m - 1)``). A training batch of one example is an error (its variance is undefined).
+    """
+
+    def __init__(self, eps: float = 1e-5, momentum: float = 0.9):
+        if not eps > 0:
+            raise ValueError(f"BatchNorm eps must be > 0, got {eps!r}")
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"BatchNorm momentum (weight on the old running value) must be in [0, 1), "
+                             f"got {momentum!r}")
+        self.eps = float(eps)
+        self.momentum = float(momentum)
+
+    def param_specs(self):
+        shape = self.lead + (self.input_dim,)
+        return [ParamSpec("gamma", shape, fill(1.0)), ParamSpec("beta", shape, fill(0.0))]
+
+    def state_specs(self):
+        shape = self.lead + (self.input_dim,)
+        return [ParamSpec("running_mean", shape, fill(0.0)), ParamSpec("running_var", shape, fill(1.0))]
+
+    def forward(self, Z, training):
+        xp = self.xp
+        gamma, beta = self.params["gamma"], self.params["beta"]
+        if not training:
+            mean = xp.expand_dims(self.state["running_mean"], axis=-2)
+            var = xp.expand_dims(self.state["running_var"], axis=-2)
+            return F.batchnorm_forward(xp, Z, mean, var, gamma, beta, self.eps)[0]
+        m = Z.shape[-2]
+        if m < 2:
+            raise ValueError(f"BatchNorm needs at least 2 examples per training batch, got a batch of {m} "
+                             "(its variance is undefined); use a larger batch_size")
+        mean, var = F.batchnorm_statistics(xp, Z)
+        out, self.Z_hat, self.inv_std = F.batchnorm_forward(xp, Z, mean, var, gamma, beta, self.eps)
+        self._update_running(mean[..., 0, :], var[..., 0, :] * (m / (m - 1)))
+        return out
+
+    def _update_running(self, mean, unbiased_var):
+        ewa_update(self.state["running_mean"], mean, self.momentum)
+        ewa_update(self.state["running_var"], unbiased_var, self.momentum)
+
+    def backward(self, dout, need_dX=True):
+        dZ, dgamma, dbeta = F.batchnorm_backward(self.xp, dout, self.Z_hat, self.inv_std,
+                                                 self.params["gamma"])
+        self.grads["gamma"][...] = dgamma
+        self.grads["beta"][...] = dbeta
+        return dZ
+
+    def get_config(self):
+        return {"eps": self.eps, "momentum": self.momentum}
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, BatchNorm)}
+
+
+def layer_from_config(class_name: str, config: dict) -> Layer:
+    """Rebuild a layer saved with :meth:`Layer.get_config`."""
+    if class_name not in LAYERS:
+        raise ValueError(f"unknown layer {class_name!r}; expected one of {sorted(LAYERS)}")
+    return LAYERS[class_name](**config)

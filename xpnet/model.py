@@ -1,0 +1,301 @@
+"""Sequential: a stack of layers whose parameters live in one flat buffer on one device."""
+from __future__ import annotations
+
+import copy
+import dataclasses
+import warnings
+
+import numpy as np
+
+from xpnet import data
+from xpnet.backend import namespace_name, resolve_backend, to_numpy
+from xpnet.history import History
+from xpnet.layers import BatchNorm, Dense, Dropout, Layer
+from xpnet.losses import get_loss
+from xpnet.params import FlatBuffer, Layout
+
+EVAL_CHUNK = 8192  # rows per forward pass in predict/evaluate, to bound memory
+
+
+class Sequential:
+    """A feed-forward network ``layers[0] -> layers[1] -> ...`` on one backend and device.
+
+    ``params`` maps ``"<layer index>.<name>"`` (``"0.W"``, ``"0.b"``, ``"1.gamma"``) to the live
+    parameter arrays, in layer order; ``grads`` holds the latest gradients under the same names and
+    ``state`` the non-trained buffers (batch norm's running statistics). Initial weights come from
+    a NumPy generator seeded with ``seed``, so they are bit-identical on every backend.
+    """
+
+    def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
+                 seed: int | None = 0, backend: str | None = None):
+        self.layers = _check_layers(layers)
+        if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
+            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
+        self.input_dim = int(input_dim)
+        self.seed = seed
+        self.backend = resolve_backend(backend, device, dtype, seed)
+        self.output_dim = self._build_layers()
+        rng = np.random.default_rng(seed)
+        specs = {i: layer.param_specs() for i, layer in enumerate(self.layers)}
+        states = {i: layer.state_specs() for i, layer in enumerate(self.layers)}
+        self._param_layout = Layout(_qualified(specs))
+        self._state_layout = Layout(_qualified(states))
+        initial = {f"{i}.{spec.name}": spec.initial(rng, spec.shape)
+                   for i, layer_specs in specs.items() for spec in layer_specs}
+        self._allocate(initial, _initial_values(states))
+        self.loss = None
+        self.optimizer = None
+        self.history = History()
+        self.epoch = 0
+        self.shuffle_random = None  # made by fit, from fit's seed or the model's
+
+    # construction ----------------------------------------------------------------------------
+
+    def _build_layers(self) -> int:
+        width = self.input_dim
+        for layer, following in zip(self.layers, self.layers[1:] + [None]):
+            width = layer.build(width)
+            if isinstance(layer, Dense) and isinstance(following, BatchNorm):
+                if layer.use_bias:
+                    warnings.warn("Dense(use_bias=True) before BatchNorm: the bias is cancelled by the "
+                                  "mean subtraction; leave use_bias unset to drop it", stacklevel=3)
+                else:
+                    layer.has_bias = False
+        return width
+
+    def _allocate(self, params: dict, state: dict) -> None:
+        """Create the flat buffers on the backend from host values and bind every layer's views."""
+        self._params = FlatBuffer.from_host(self._param_layout, self.backend, params)
+        self._grads = self._params.zeros_like()
+        self._state = FlatBuffer.from_host(self._state_layout, self.backend, state)
+        for i, layer in enumerate(self.layers):
+            layer.bind(self.backend, *(_local(buffer.views, i)
+                                       for buffer in (self._params, self._grads, self._state)))
+
+    # parameters ------------------------------------------------------------------------------
+
+    @property
+    def params(self) -> dict:
+        return self._params.views
+
+    @property
+    def grads(self) -> dict:
+        return self._grads.views
+
+    @property
+    def state(self) -> dict:
+        return self._state.views
+
+    @property
+    def device(self) -> str:
+        return self.backend.device_name
+
+    @property
+    def dtype(self) -> str:
+        return self.backend.dtype_name
+
+    def count_params(self) -> int:
+        return self._param_layout.size
+
+    def set_params(self, values: dict) -> None:
+        """Copy values (NumPy or backend arrays) into the named parameters or state buffers."""
+        targets = {**self.params, **self.state}
+        checked = {}
+        for name, value in values.items():
+            if name not in targets:
+                raise KeyError(f"set_params: unknown parameter {name!r}; expected names from "
+                               f"{sorted(targets)}")
+            host = data.as_host_array(value, f"set_params[{name!r}]")
+            if host.shape != tuple(targets[name].shape):
+                raise ValueError(f"set_params[{name!r}] must have shape {tuple(targets[name].shape)}, "
+                                 f"got {host.shape}")
+            checked[name] = host
+        for name, host in checked.items():
+            targets[name][...] = self.backend.asarray(host)
+
+    def get_params(self) -> dict:
+        """name -> NumPy copy of every parameter and state buffer."""
+        return {**self._params.to_host(), **self._state.to_host()}
+
+    def clone(self, dtype: str | None = None, device: str | None = None,
+              backend: str | None = None) -> "Sequential":
+        """An independent copy (same layers, parameters, state and loss), optionally in another dtype
+        or on another device. The optimizer and history are not copied."""
+        if backend is None and device is None:
+            backend = self.backend.name
+        twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim,
+                          device=device or self.device, dtype=dtype or self.dtype, seed=self.seed,
+                          backend=backend)
+        twin.set_params(self.get_params())
+        twin.loss = self.loss
+        return twin
+
+    def to(self, device: str, backend: str | None = None) -> "Sequential":
+        """Move parameters, state and optimizer state to another device (and backend), in place."""
+        params, state = self._params.to_host(), self._state.to_host()
+        optimizer_state = self.optimizer.state_dict() if self.optimizer is not None else None
+        self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seed)
+        self.shuffle_random = None
+        self._allocate(params, state)
+        if optimizer_state is not None:
+            self.optimizer.load_state_dict(optimizer_state, self._params)
+        return self
+
+    # forward and backward --------------------------------------------------------------------
+
+    def forward(self, X, training: bool = False):
+        """Raw network outputs (logits) ``(m, output_dim)`` as a backend array."""
+        if not _on_backend(X, self.backend):
+            X = self.backend.asarray(data.check_features(X, self.input_dim))
+        for layer in self.layers:
+            X = layer.forward(X, training)
+        return X
+
+    def backward(self, grad_output, need_input_grad: bool = True):
+        """Back-propagate ``dLoss/dOutput``; fills ``grads`` and returns ``dLoss/dX`` (or None)."""
+        grad = grad_output
+        for index in range(len(self.layers) - 1, -1, -1):
+            grad = self.layers[index].backward(grad, need_dX=need_input_grad or index > 0)
+        return grad
+
+    def loss_and_gradients(self, X, Y, loss, l2: float = 0.0):
+        """One training-mode forward and backward on a batch already on the device.
+
+        Returns ``(data_cost, l2_penalty, logits)`` as device values; ``grads`` then holds
+        ``d(data_cost + l2_penalty)/d(params)``, where the penalty is
+        ``l2 / (2 m) * sum(W^2)`` over Dense weights and adds ``(l2 / m) W`` to each weight gradient.
+        """
+        logits = self.forward(X, training=True)
+        cost, grad = loss.value_and_grad(self.backend.xp, logits, Y)
+        self.backward(grad, need_input_grad=False)
+        if not l2:
+            return cost, 0.0, logits
+        weight_grads = self._grads.decayed()
+        weight_grads += (l2 / X.shape[-2]) * self._params.decayed()
+        return cost, self._l2_penalty(l2, X.shape[-2]), logits
+
+    def training_cost(self, X, Y, loss, l2: float = 0.0):
+        """``data_cost + l2_penalty`` of a training-mode forward pass (no backward), as a device value."""
+        cost, _ = loss.value_and_grad(self.backend.xp, self.forward(X, training=True), Y)
+        return cost + self._l2_penalty(l2, X.shape[-2]) if l2 else cost
+
+    def _l2_penalty(self, l2: float, m: int):
+        """``l2 / (2 m) * sum(W^2)`` over every Dense weight."""
+        weights = self._params.decayed()
+        return (l2 / (2 * m)) * self.backend.xp.vecdot(weights, weights)
+
+    # prediction ------------------------------------------------------------------------------
+
+    def _outputs(self, X):
+        """Evaluation-mode logits of a device array ``X``, computed in chunks of rows."""
+        chunks = [self.forward(X[start:stop, ...], training=False)
+                  for start, stop in data.batch_bounds(X.shape[0], EVAL_CHUNK)]
+        return self.backend.xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+
+    def _features_on_device(self, X):
+        return self.backend.asarray(data.check_features(X, self.input_dim))
+
+    def predict(self, X) -> np.ndarray:
+        """Probabilities (sigmoid or softmax of the logits) for cross-entropy losses, raw outputs for
+        mse, as a NumPy array ``(m, output_dim)``."""
+        loss = self._require_loss("predict")
+        logits = self._outputs(self._features_on_device(X))
+        return to_numpy(loss.probabilities(self.backend.xp, logits))
+
+    def predict_classes(self, X) -> np.ndarray:
+        """Class labels: argmax for softmax, ``probability > 0.5`` for binary (NumPy ints)."""
+        probabilities = self.predict(X)
+        if self.loss.name == "softmax_cross_entropy":
+            return probabilities.argmax(axis=1)
+        return (probabilities > 0.5).astype(np.int64).squeeze(axis=1)
+
+    def evaluate(self, X, y, loss=None) -> dict:
+        """``{"loss": ..., "accuracy": ...}`` in evaluation mode (accuracy absent for mse)."""
+        loss = get_loss(loss) if loss is not None else self._require_loss("evaluate")
+        X = self._features_on_device(X)
+        Y = self.backend.asarray(data.check_targets(y, X.shape[0], loss.name, self.output_dim))
+        return self.evaluate_on_device(X, Y, loss)
+
+    def evaluate_on_device(self, X, Y, loss) -> dict:
+        """:meth:`evaluate` for data already on the device (``Y`` as the loss expects it)."""
+        xp = self.backend.xp
+        logits = self._outputs(X)
+        cost, _ = loss.value_and_grad(xp, logits, Y)
+        if not loss.has_accuracy:
+            return {"loss": float(cost)}
+        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y) / Y.shape[-2]]))
+        return {"loss": float(values[0]), "accuracy": float(values[1])}
+
+    def _require_loss(self, action: str):
+        if self.loss is None:
+            raise ValueError(f"{action} needs the model's loss: train with fit(..., loss=...) first, or "
+                             "pass loss= to evaluate")
+        return self.loss
+
+    # training ----------------------------------------------------------------------------------
+
+    def fit(self, X, y, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
+            validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
+            verbose: bool = False) -> History:
+        """Train with mini-batch gradient descent; see :func:`xpnet.training.fit`."""
+        from xpnet.training import fit
+
+        return fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
+                   validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2, verbose=verbose)
+
+    # description -------------------------------------------------------------------------------
+
+    def get_config(self) -> dict:
+        """The architecture and settings, JSON-serializable."""
+        return {"input_dim": self.input_dim, "dtype": self.dtype, "device": self.device,
+                "backend": self.backend.name, "seed": self.seed,
+                "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
+                           for layer in self.layers]}
+
+    def summary(self) -> str:
+        """One line per layer with its parameter shapes, and the total count."""
+        lines = []
+        for i, layer in enumerate(self.layers):
+            shapes = ", ".join(f"{name}{tuple(view.shape)}" for name, view in layer.params.items())
+            lines.append(f"{i:>3}  {layer!r:<48} {shapes}")
+        lines.append(f"total parameters: {self.count_params()}  ({self.backend.name} on {self.device}, "
+                     f"{self.dtype})")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"Sequential({self.layers!r}, input_dim={self.input_dim}, device={self.device!r})"
+
+
+def _check_layers(layers) -> list:
+    layers = list(layers) if isinstance(layers, (list, tuple)) else layers
+    if not isinstance(layers, list) or not layers:
+        raise ValueError(f"layers must be a non-empty list of xpnet layers, got {layers!r}")
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layers[{i}] must be an xpnet layer (Dense, ReLU, ...), got {layer!r}")
+    if len({id(layer) for layer in layers}) != len(layers):
+        raise ValueError("layers must be distinct objects; the same layer instance appears twice")
+    if isinstance(layers[-1], Dropout):
+        raise ValueError("Dropout cannot be the model's last layer: it would drop outputs; "
+                         "put it between hidden layers")
+    return layers
+
+
+def _qualified(specs_by_layer: dict) -> list:
+    """Layer-local specs renamed ``"<index>.<name>"``, in layer order."""
+    return [dataclasses.replace(spec, name=f"{i}.{spec.name}")
+            for i, specs in specs_by_layer.items() for spec in specs]
+
+
+def _initial_values(specs_by_layer: dict) -> dict:
+    return {f"{i}.{spec.name}": spec.initial(None, spec.shape)
+            for i, specs in specs_by_layer.items() for spec in specs}
+
+
+def _local(views: dict, index: int) -> dict:
+    prefix = f"{index}."
+    return {name[len(prefix):]: view for name, view in views.items() if name.startswith(prefix)}
+
+
+def _on_backend(array, backend) -> bool:
+    return namespace_name(array) == backend.name

@@ -1,0 +1,93 @@
+"""Named arrays stored as views of one flat buffer, so an optimizer step touches the whole model at once.
+
+Layout: every entry subject to L2 / weight decay (the Dense weights) comes first, so "the decayed
+parameters" is the slice ``flat[:n_decayed]``; biases and normalization parameters follow.
+``xp.reshape(flat[o:o + n], shape)`` is a write-through view on NumPy, CuPy, torch and
+array-api-strict, so in-place updates of the flat buffer are seen by every layer.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Callable
+
+import numpy as np
+
+from xpnet.backend import to_numpy
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One named array: its full ``shape``, whether it is ``decayed`` (L2 / weight decay applies),
+    and ``initial(rng, shape) -> numpy array`` giving its starting value on the host."""
+
+    name: str
+    shape: tuple
+    initial: Callable
+    decayed: bool = False
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+
+def fill(value):
+    """An ``initial`` function giving a constant array (zeros for biases, ones for gamma)."""
+    return lambda rng, shape: np.full(shape, float(value))
+
+
+class Layout:
+    """Where each named array lives in the flat buffer: ``offsets[name] = (start, stop)``."""
+
+    def __init__(self, specs):
+        self.names = [spec.name for spec in specs]
+        self.shapes = {spec.name: tuple(spec.shape) for spec in specs}
+        self.n_decayed = sum(spec.size for spec in specs if spec.decayed)
+        self.offsets = {}
+        offset = 0
+        for spec in sorted(specs, key=lambda spec: not spec.decayed):
+            self.offsets[spec.name] = (offset, offset + spec.size)
+            offset += spec.size
+        self.size = offset
+
+    def pack(self, values: dict) -> np.ndarray:
+        """name -> host array  to  one flat float64 host array (zeros where a name is absent)."""
+        flat = np.zeros(self.size)
+        for name, value in values.items():
+            start, stop = self.offsets[name]
+            flat[start:stop] = np.asarray(value, dtype=np.float64).reshape(-1)
+        return flat
+
+    def unpack(self, flat: np.ndarray) -> dict:
+        """One flat host array  to  name -> host array (copies), in layer order."""
+        return {name: flat[slice(*self.offsets[name])].reshape(self.shapes[name]).copy()
+                for name in self.names}
+
+
+class FlatBuffer:
+    """Arrays ``views[name]`` that are reshaped slices of one 1-D device array ``flat``."""
+
+    def __init__(self, layout: Layout, backend, flat):
+        self.layout = layout
+        self.backend = backend
+        self.flat = flat
+        xp = backend.xp
+        self.views = {name: xp.reshape(flat[slice(*layout.offsets[name])], layout.shapes[name])
+                      for name in layout.names}
+
+    @classmethod
+    def from_host(cls, layout: Layout, backend, values: dict) -> "FlatBuffer":
+        """Pack host values and move them to the device in a single transfer."""
+        return cls(layout, backend, backend.asarray(layout.pack(values)))
+
+    def zeros_like(self) -> "FlatBuffer":
+        """A buffer with the same layout, all zeros (gradients, optimizer moments)."""
+        return FlatBuffer(self.layout, self.backend, self.backend.zeros((self.layout.size,)))
+
+    def decayed(self):
+        """The slice of ``flat`` that L2 and weight decay act on (a view)."""
+        return self.flat[:self.layout.n_decayed]
+
+    def to_host(self) -> dict:
+        """name -> NumPy copy, read from the device in one transfer."""
+        return self.layout.unpack(to_numpy(self.flat))

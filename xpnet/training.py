@@ -1,0 +1,209 @@
+"""The training loop: mini-batch gradient descent with no host synchronization inside an epoch.
+
+Each epoch draws a fresh shuffle on the device, gathers the data once in that order, and runs
+forward, loss, backward and the optimizer on consecutive slices. Costs stay on the device and are
+read in one transfer at the end of the epoch, together with a finiteness check of the parameters.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import numpy as np
+
+from xpnet import data
+from xpnet.backend import to_numpy
+from xpnet.layers import Activation, BatchNorm
+from xpnet.losses import get_loss
+from xpnet.optim import Adam, Optimizer
+from xpnet.rng import make_random_source
+
+
+class DivergenceError(FloatingPointError):
+    """The cost or the parameters became NaN or inf; the model was rolled back to its last finite state."""
+
+    def __init__(self, epoch: int, iteration: int, iterations: int, lr: float):
+        self.epoch, self.iteration = epoch, iteration
+        super().__init__(
+            f"training diverged: the cost became NaN or inf at epoch {epoch}, iteration {iteration} of "
+            f"{iterations} (learning rate {lr:g}). The model keeps the parameters it had at the start of "
+            f"epoch {epoch}, the last ones known finite; try a smaller learning rate.")
+
+
+def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validation_data=None,
+        seed=None, shuffle=True, l2=0.0, verbose=False):
+    """Train ``model`` in place and return its :class:`~xpnet.history.History`.
+
+    X ``(m, input_dim)``; y as the loss expects (see :func:`xpnet.data.check_targets`);
+    ``batch_size=None`` is batch gradient descent, 1 stochastic, k mini-batch (the last, smaller
+    batch is kept); ``seed`` reseeds the shuffle (None continues the model's stream); ``l2`` adds
+    ``l2 / (2 m) * sum(W^2)`` to the cost. ``optimizer=None`` keeps the previous one (Adam at first).
+    Another call continues from where the last stopped: same optimizer state, epoch count, History.
+    """
+    loss = _resolve_loss(model, loss)
+    epochs = _check_count("epochs", epochs)
+    l2 = _check_l2(l2)
+    host_X = data.check_features(X, model.input_dim)
+    m = host_X.shape[0]
+    host_Y = data.check_targets(y, m, loss.name, model.output_dim)
+    bounds = data.batch_bounds(m, data.check_batch_size(batch_size, m))
+    _check_batchnorm_batches(model, bounds)
+    validation = _prepare_validation(model, validation_data, loss)
+    optimizer = _resolve_optimizer(model, optimizer)
+    model.loss = loss
+
+    backend = model.backend
+    X_device, Y_device = backend.asarray(host_X), backend.asarray(host_Y)
+    shuffler = _shuffler(model, seed) if shuffle else None
+    for _ in range(epochs):
+        started = time.perf_counter()
+        order = shuffler.permutation(m) if shuffler is not None else None
+        record = _run_epoch(model, X_device, Y_device, order, bounds, loss, optimizer, l2)
+        if validation is not None:
+            scores = model.evaluate_on_device(*validation, loss)
+            record.update({f"val_{key}": value for key, value in scores.items()})
+        model.history.append_epoch(record, record.pop("iteration_cost"))
+        model.epoch += 1
+        if verbose:
+            print(_progress_line(model.epoch, record, time.perf_counter() - started), flush=True)
+    return model.history
+
+
+def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
+    """One pass over the data; returns the epoch's record. Rolls back and raises on divergence."""
+    xp = model.backend.xp
+    snapshot = _Snapshot(model, optimizer)
+    if order is not None:
+        X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
+    lr = optimizer.learning_rate(model.epoch)
+    series = {"cost": [], "penalty": [], "correct": []}
+    for start, stop in bounds:
+        X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
+        cost, penalty, logits = model.loss_and_gradients(X_batch, Y_batch, loss, l2)
+        optimizer.step(model._params, model._grads, model.epoch)
+        series["cost"].append(cost)
+        if l2:
+            series["penalty"].append(penalty)
+        if loss.has_accuracy:
+            series["correct"].append(loss.correct(xp, logits, Y_batch))
+    host = _read_series(xp, series, model._params.flat)
+    n = len(bounds)
+    iteration_cost = host["cost"] + host.get("penalty", 0.0)
+    if not (host["finite"] and np.all(np.isfinite(iteration_cost))):
+        snapshot.restore()
+        bad = np.flatnonzero(~np.isfinite(iteration_cost))
+        raise DivergenceError(model.epoch + 1, int(bad[0]) + 1 if bad.size else n, n, lr)
+    sizes = np.array([stop - start for start, stop in bounds], dtype=np.float64)
+    m = sizes.sum()
+    return {"loss": float(host["cost"] @ sizes / m),
+            "l2_penalty": float(host["penalty"] @ sizes / m) if l2 else 0.0,
+            "accuracy": float(host["correct"].sum() / m) if loss.has_accuracy else None,
+            "lr": lr, "iteration_cost": iteration_cost.tolist()}
+
+
+def _read_series(xp, series: dict, params_flat) -> dict:
+    """Every recorded per-iteration value and "are all parameters finite" in ONE device-to-host read."""
+    names = [name for name, values in series.items() if values]
+    values = [value for name in names for value in series[name]]
+    finite = xp.astype(xp.all(xp.isfinite(params_flat)), values[0].dtype)
+    flat = to_numpy(xp.stack(values + [finite]))
+    n = len(series["cost"])
+    host = {name: flat[i * n:(i + 1) * n] for i, name in enumerate(names)}
+    host["finite"] = bool(flat[-1])
+    return host
+
+
+class _Snapshot:
+    """A device copy of everything an epoch changes, to roll back to when training diverges."""
+
+    def __init__(self, model, optimizer):
+        self.model, self.optimizer = model, optimizer
+        xp = model.backend.xp
+        self.buffers = [model._params.flat, model._state.flat] + [
+            slot.flat for slot in optimizer.state.values()]
+        self.copies = [xp.asarray(buffer, copy=True) for buffer in self.buffers]
+        self.t = optimizer.t
+
+    def restore(self) -> None:
+        for buffer, copy in zip(self.buffers, self.copies):
+            buffer[...] = copy
+        self.optimizer.t = self.t
+
+
+def _resolve_loss(model, loss):
+    if loss is None:
+        if model.loss is None:
+            raise ValueError("fit needs loss=: one of 'binary_cross_entropy', 'softmax_cross_entropy', "
+                             "'mse'")
+        return model.loss
+    loss = get_loss(loss)
+    last = model.layers[-1]
+    if loss.name != "mse" and isinstance(last, Activation):
+        raise ValueError(f"loss={loss.name!r} takes the network's raw outputs (logits), but the model "
+                         f"ends in {type(last).__name__}; remove that last activation (predict applies "
+                         "sigmoid or softmax itself)")
+    return loss
+
+
+def _resolve_optimizer(model, optimizer) -> Optimizer:
+    if optimizer is None:
+        optimizer = model.optimizer if model.optimizer is not None else Adam()
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be an xpnet optimizer such as xn.SGD(lr=0.1), got {optimizer!r}")
+    if optimizer.state is None or optimizer.bound is not model._params:
+        optimizer.init(model._params)
+    model.optimizer = optimizer
+    return optimizer
+
+
+def _shuffler(model, seed):
+    """The model's shuffle stream; ``seed`` starts a new one, None continues (or starts from the
+    model's seed)."""
+    if seed is not None or model.shuffle_random is None:
+        start = seed if seed is not None else model.seed
+        backend = model.backend
+        model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, start)
+    return model.shuffle_random
+
+
+def _prepare_validation(model, validation_data, loss):
+    if validation_data is None:
+        return None
+    if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+        raise ValueError("validation_data must be a tuple (X_val, y_val), got "
+                         f"{type(validation_data).__name__}")
+    X_val = data.check_features(validation_data[0], model.input_dim, name="validation_data X")
+    Y_val = data.check_targets(validation_data[1], X_val.shape[0], loss.name, model.output_dim,
+                               name="validation_data y")
+    return model.backend.asarray(X_val), model.backend.asarray(Y_val)
+
+
+def _check_batchnorm_batches(model, bounds):
+    if any(isinstance(layer, BatchNorm) for layer in model.layers):
+        single = [i for i, (start, stop) in enumerate(bounds) if stop - start == 1]
+        if single:
+            raise ValueError(f"batch_size gives a training batch of 1 example (batch {single[0] + 1} of "
+                             f"{len(bounds)}), which BatchNorm cannot normalize; choose a batch_size that "
+                             "leaves at least 2 examples in every batch")
+
+
+def _check_count(name, value):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+def _check_l2(l2):
+    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (l2 >= 0 and math.isfinite(l2)):
+        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+    return float(l2)
+
+
+def _progress_line(epoch, record, seconds) -> str:
+    parts = [f"epoch {epoch:>4}", f"loss {record['loss']:.4f}"]
+    for key in ("accuracy", "val_loss", "val_accuracy"):
+        if record.get(key) is not None:
+            parts.append(f"{key} {record[key]:.4f}")
+    parts.append(f"lr {record['lr']:.3g}")
+    parts.append(f"{seconds:.2f}s")
+    return "  ".join(parts)
