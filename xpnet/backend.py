@@ -72,17 +72,20 @@ class Backend:
 
 
 def to_numpy(array) -> np.ndarray:
-    """Copy any supported array (NumPy, CuPy, torch, array-api-strict on any device) to a NumPy array."""
+    """A NumPy copy of any supported array (NumPy, CuPy, torch, array-api-strict on any device).
+
+    Always a copy, never a view, so later in-place updates of ``array`` do not show through.
+    """
     kind = namespace_name(array)
     if kind == "cupy":
         return array.get()
     if kind == "torch":
-        return array.detach().cpu().numpy()
+        return array.detach().cpu().numpy().copy()
     if kind == "array_api_strict":
         import array_api_strict
 
-        return np.asarray(array.to_device(array_api_strict.Device("CPU_DEVICE")))
-    return np.asarray(array)
+        return np.array(array.to_device(array_api_strict.Device("CPU_DEVICE")), copy=True)
+    return np.array(array, copy=True)
 
 
 def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str = "float32",

@@ -59,8 +59,8 @@ class Layout:
         return flat
 
     def unpack(self, flat: np.ndarray) -> dict:
-        """One flat host array  to  name -> host array (copies), in layer order."""
-        return {name: flat[slice(*self.offsets[name])].reshape(self.shapes[name]).copy()
+        """One flat host array  to  name -> host array (views of it), in layer order."""
+        return {name: flat[slice(*self.offsets[name])].reshape(self.shapes[name])
                 for name in self.names}
 
 
