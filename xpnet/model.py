@@ -223,8 +223,8 @@ class Sequential:
         cost, _ = loss.value_and_grad(xp, logits, Y)
         if not loss.has_accuracy:
             return {"loss": float(cost)}
-        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y) / Y.shape[-2]]))
-        return {"loss": float(values[0]), "accuracy": float(values[1])}
+        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y)]))
+        return {"loss": float(values[0]), "accuracy": float(values[1]) / Y.shape[-2]}
 
     def _require_loss(self, action: str):
         if self.loss is None:

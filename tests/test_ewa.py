@@ -1,0 +1,41 @@
+"""Exponentially weighted averages."""
+import numpy as np
+import pytest
+
+import xpnet as xn
+
+
+def test_temperature_example_uncorrected():
+    ewa = xn.EWA(0.9, bias_correction=False)
+    assert ewa.average([40, 49, 45]) == pytest.approx([4.0, 8.5, 12.15])
+
+
+def test_bias_correction_gives_the_plain_mean_at_the_first_step():
+    ewa = xn.EWA(0.9)
+    assert ewa.update(40) == pytest.approx(40.0)
+    corrected = ewa.update(49)
+    assert corrected == pytest.approx((0.9 * 4.0 + 4.9) / (1 - 0.81))
+
+
+@pytest.mark.parametrize("beta, span", [(0.9, 10), (0.98, 50), (0.5, 2)])
+def test_beta_averages_over_about_one_over_one_minus_beta_values(beta, span):
+    """After a step from 0 to 1, the uncorrected average reaches 1 - 1/e after about 1/(1-beta) steps."""
+    ewa = xn.EWA(beta, bias_correction=False)
+    values = ewa.average(np.ones(500))
+    steps = 1 + int(np.argmax(np.array(values) >= 1 - np.exp(-1)))
+    assert abs(steps - span) <= max(1, 0.05 * span)
+
+
+def test_ewa_update_in_place_on_a_device_array(where):
+    be = xn.resolve_backend(dtype="float64", **where)
+    average = be.zeros((3,))
+    for theta in (40.0, 49.0, 45.0):
+        xn.ewa_update(average, be.asarray(np.full(3, theta)), 0.9)
+    np.testing.assert_allclose(xn.to_numpy(average), 12.15)
+
+
+def test_history_smooths_the_cost():
+    history = xn.History()
+    history.iteration_cost = [40.0, 49.0, 45.0]
+    assert history.smoothed_cost(0.9, bias_correction=False) == pytest.approx([4.0, 8.5, 12.15])
+    assert history.smoothed_cost(0.9)[0] == pytest.approx(40.0)
