@@ -37,22 +37,22 @@ def dense_backward(xp, dZ, X, W, need_dX=True):
 
 def relu(xp, Z):
     """``max(Z, 0)``."""
-    return xp.where(Z > 0, Z, 0.0)
+    return xp.maximum(Z, 0.0)
 
 
 def relu_backward(xp, dA, Z, A):
-    """``dA * [Z > 0]``."""
-    return xp.where(Z > 0, dA, 0.0)
+    """``dA * [Z > 0]`` (a multiply by the 0/1 mask: ``where`` is several times slower on CPUs)."""
+    return dA * xp.astype(Z > 0, dA.dtype)
 
 
 def leaky_relu(xp, Z, alpha):
-    """``Z`` where positive, ``alpha * Z`` elsewhere."""
-    return xp.where(Z > 0, Z, alpha * Z)
+    """``Z`` where positive, ``alpha * Z`` elsewhere: ``max(Z, alpha Z)`` for ``0 <= alpha <= 1``."""
+    return xp.maximum(Z, alpha * Z)
 
 
 def leaky_relu_backward(xp, dA, Z, A, alpha):
-    """``dA`` where ``Z > 0``, ``alpha * dA`` elsewhere."""
-    return xp.where(Z > 0, dA, alpha * dA)
+    """``dA`` where ``Z > 0``, ``alpha * dA`` elsewhere: ``dA * (alpha + (1 - alpha) [Z > 0])``."""
+    return dA * (alpha + (1.0 - alpha) * xp.astype(Z > 0, dA.dtype))
 
 
 def tanh(xp, Z):

@@ -126,6 +126,8 @@ class LeakyReLU(Activation):
     derivative = F.leaky_relu_backward
 
     def __init__(self, alpha: float = 0.01):
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"LeakyReLU alpha must be in [0, 1], got {alpha!r}")
         self.alpha = float(alpha)
 
     def get_config(self):

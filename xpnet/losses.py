@@ -37,7 +37,7 @@ class BinaryCrossEntropy(Loss):
 
     def value_and_grad(self, xp, Z, Y):
         m = Z.shape[-2]
-        per_entry = xp.where(Z > 0, Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
+        per_entry = xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
         cost = xp.sum(per_entry, axis=(-2, -1)) / m
         return cost, (F.sigmoid(xp, Z) - Y) / m
 
