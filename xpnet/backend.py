@@ -14,11 +14,13 @@ math never asks "which library is this?" again. Supported backends:
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from typing import Any
 
 import numpy as np
 
+from xpnet.kernels import Kernels
 from xpnet.rng import RandomSource, make_random_source
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
@@ -28,7 +30,8 @@ _CUDA_INSTALL_HINT = "install CuPy with: pip install 'xpnet[cuda]' (cupy-cuda12x
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Backend:
-    """Everything a kernel needs to create arrays: namespace ``xp``, ``device``, ``dtype``, ``random``.
+    """Everything a kernel needs: namespace ``xp``, ``device``, ``dtype``, ``random`` source and the
+    ``kernels`` in use (the reference, or a fast path for this backend).
 
     ``name`` is one of :data:`BACKENDS`; ``device_name`` is the user's spelling (``"cpu"``,
     ``"cuda:0"``, ``"device1"``) and is what gets saved.
@@ -41,6 +44,7 @@ class Backend:
     dtype: Any
     dtype_name: str
     random: RandomSource
+    kernels: Kernels
 
     def asarray(self, values, dtype=None):
         """Move host data (NumPy array, list, scalar) to this backend's device in one transfer."""
@@ -66,9 +70,9 @@ class Backend:
 
             torch.cuda.synchronize(self.device)
 
-    def with_dtype(self, dtype: str) -> "Backend":
-        """The same backend and device with another float dtype (and a fresh random source)."""
-        return resolve_backend(self.name, self.device_name, dtype, seed=None)
+    def activate(self):
+        """A context in which CuPy launches work on this model's GPU (a no-op elsewhere)."""
+        return self.device if self.name == "cupy" else contextlib.nullcontext()
 
 
 def to_numpy(array) -> np.ndarray:
@@ -89,8 +93,13 @@ def to_numpy(array) -> np.ndarray:
 
 
 def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str = "float32",
-                    seed: int | None = None) -> Backend:
-    """Build a :class:`Backend` from user strings, with errors that say what was expected."""
+                    seed: int | None = None, fast: bool | None = None) -> Backend:
+    """Build a :class:`Backend` from user strings, with errors that say what was expected.
+
+    ``fast``: use this backend's fast path if it has one (None: on unless ``XPNET_FAST=0``).
+    """
+    from xpnet.fast import select_kernels
+
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
     if dtype not in DTYPES:
@@ -102,7 +111,8 @@ def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str 
     xp, device_object = _NAMESPACE_LOADERS[backend](device)
     return Backend(name=backend, device_name=device, xp=xp, device=device_object,
                    dtype=getattr(xp, dtype), dtype_name=dtype,
-                   random=make_random_source(backend, xp, device_object, seed))
+                   random=make_random_source(backend, xp, device_object, seed),
+                   kernels=select_kernels(backend, xp, fast))
 
 
 def _cuda_index(device: str, argument: str = "device") -> int:

@@ -8,9 +8,12 @@ population of stacked models (``()`` for one model).
 """
 from __future__ import annotations
 
+import numpy as np
+
 from xpnet import functional as F
 from xpnet import init as initializers
 from xpnet.ewa import ewa_update
+from xpnet.kernels import Workspace
 from xpnet.params import ParamSpec, fill
 
 
@@ -33,9 +36,20 @@ class Layer:
         """Attach the backend and this layer's views (short names such as ``"W"``)."""
         self.backend = backend
         self.xp = backend.xp
+        self.kernels = backend.kernels
+        self.workspace = Workspace(backend)
         self.params = params
         self.grads = grads
         self.state = state
+
+    def buffer(self, key: str, shape, training: bool):
+        """A reusable output buffer for a training step when the kernels write into buffers, else None.
+
+        Such outputs are overwritten by the next training step of the same batch size.
+        """
+        if training and self.kernels.uses_buffers:
+            return self.workspace.get(key, shape)
+        return None
 
     def forward(self, X, training: bool):
         raise NotImplementedError
@@ -80,16 +94,20 @@ class Dense(Layer):
             specs.append(ParamSpec("b", self.lead + (self.units,), fill(0.0)))
         return specs
 
+    def _stacked(self, X) -> tuple:
+        """Leading axes of the result: X's and the weights' broadcast together."""
+        return np.broadcast_shapes(tuple(X.shape[:-2]), self.lead)
+
     def forward(self, X, training):
         self.X = X
-        return F.dense_forward(self.xp, X, self.params["W"], self.params.get("b"))
+        out = self.buffer("Z", self._stacked(X) + (X.shape[-2], self.units), training)
+        return self.kernels.dense_forward(X, self.params["W"], self.params.get("b"), out)
 
     def backward(self, dZ, need_dX=True):
-        dX, dW, db = F.dense_backward(self.xp, dZ, self.X, self.params["W"], need_dX)
-        self.grads["W"][...] = dW
-        if self.has_bias:
-            self.grads["b"][...] = db
-        return dX
+        X = self.X
+        dX_out = self.buffer("dX", self._stacked(X) + tuple(X.shape[-2:]), need_dX)
+        return self.kernels.dense_backward(dZ, X, self.params["W"], self.grads["W"],
+                                           self.grads.get("b"), need_dX, dX_out)
 
     def get_config(self):
         if callable(self.init):
@@ -98,32 +116,32 @@ class Dense(Layer):
 
 
 class Activation(Layer):
-    """An elementwise ``A = f(Z)`` whose backward is ``dZ = dA * f'(Z)``."""
+    """An elementwise ``A = f(Z)`` whose backward is ``dZ = dA * f'(Z)``; ``kind`` names the pair of
+    kernels (see :data:`xpnet.kernels.ACTIVATIONS`)."""
 
-    function = None
-    derivative = None
+    kind = ""
 
     def forward(self, Z, training):
         self.Z = Z
-        self.A = type(self).function(self.xp, Z, **self.get_config())
+        self.A = self.kernels.activation_forward(self.kind, Z, self.buffer("A", Z.shape, training),
+                                                 **self.get_config())
         return self.A
 
     def backward(self, dA, need_dX=True):
-        return type(self).derivative(self.xp, dA, self.Z, self.A, **self.get_config())
+        out = self.buffer("dZ", self.Z.shape, True)
+        return self.kernels.activation_backward(self.kind, dA, self.Z, self.A, out, **self.get_config())
 
 
 class ReLU(Activation):
     """``max(Z, 0)``."""
 
-    function = F.relu
-    derivative = F.relu_backward
+    kind = "relu"
 
 
 class LeakyReLU(Activation):
     """``Z`` where positive, ``alpha * Z`` elsewhere."""
 
-    function = F.leaky_relu
-    derivative = F.leaky_relu_backward
+    kind = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
         if not 0.0 <= alpha <= 1.0:
@@ -137,15 +155,13 @@ class LeakyReLU(Activation):
 class Tanh(Activation):
     """``tanh(Z)``."""
 
-    function = F.tanh
-    derivative = F.tanh_backward
+    kind = "tanh"
 
 
 class Sigmoid(Activation):
     """``1 / (1 + exp(-Z))``."""
 
-    function = F.sigmoid
-    derivative = F.sigmoid_backward
+    kind = "sigmoid"
 
 
 class Dropout(Layer):
@@ -177,13 +193,14 @@ class Dropout(Layer):
         self.active = training and self.rate > 0.0
         if not self.active:
             return A
-        if not (self.freeze_mask and self.mask is not None):
-            uniform = self.backend.random.uniform(A.shape, A.dtype)
-            self.mask = F.dropout_mask(self.xp, uniform, self.keep_prob)
-        return F.dropout(self.xp, A, self.mask)
+        if self.freeze_mask and self.mask is not None:
+            return F.dropout(self.xp, A, self.mask)
+        uniform = self.backend.random.uniform(A.shape, A.dtype)
+        out, self.mask = self.kernels.dropout_forward(A, uniform, self.keep_prob)
+        return out
 
     def backward(self, dA, need_dX=True):
-        return F.dropout_backward(self.xp, dA, self.mask) if self.active else dA
+        return self.kernels.dropout_backward(dA, self.mask) if self.active else dA
 
     def get_config(self):
         return {"rate": self.rate}
@@ -225,13 +242,13 @@ class BatchNorm(Layer):
         if not training:
             mean = xp.expand_dims(self.state["running_mean"], axis=-2)
             var = xp.expand_dims(self.state["running_var"], axis=-2)
-            return F.batchnorm_forward(xp, Z, mean, var, gamma, beta, self.eps)[0]
+            return self.kernels.batchnorm_normalize(Z, mean, var, gamma, beta, self.eps)[0]
         m = Z.shape[-2]
         if m < 2:
             raise ValueError(f"BatchNorm needs at least 2 examples per training batch, got a batch of {m} "
                              "(its variance is undefined); use a larger batch_size")
         mean, var = F.batchnorm_statistics(xp, Z)
-        out, self.Z_hat, self.inv_std = F.batchnorm_forward(xp, Z, mean, var, gamma, beta, self.eps)
+        out, self.Z_hat, self.inv_std = self.kernels.batchnorm_normalize(Z, mean, var, gamma, beta, self.eps)
         self._update_running(mean[..., 0, :], var[..., 0, :] * (m / (m - 1)))
         return out
 
@@ -240,8 +257,8 @@ class BatchNorm(Layer):
         ewa_update(self.state["running_var"], unbiased_var, self.momentum)
 
     def backward(self, dout, need_dX=True):
-        dZ, dgamma, dbeta = F.batchnorm_backward(self.xp, dout, self.Z_hat, self.inv_std,
-                                                 self.params["gamma"])
+        dZ, dgamma, dbeta = self.kernels.batchnorm_backward(dout, self.Z_hat, self.inv_std,
+                                                            self.params["gamma"])
         self.grads["gamma"][...] = dgamma
         self.grads["beta"][...] = dbeta
         return dZ

@@ -24,16 +24,18 @@ class Sequential:
     parameter arrays, in layer order; ``grads`` holds the latest gradients under the same names and
     ``state`` the non-trained buffers (batch norm's running statistics). Initial weights come from
     a NumPy generator seeded with ``seed``, so they are bit-identical on every backend.
+    ``fast=False`` (or ``XPNET_FAST=0``) runs the reference kernels instead of the backend's fast path.
     """
 
     def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
-                 seed: int | None = 0, backend: str | None = None):
+                 seed: int | None = 0, backend: str | None = None, fast: bool | None = None):
         self.layers = _check_layers(layers)
         if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
         self.input_dim = int(input_dim)
         self.seed = seed
-        self.backend = resolve_backend(backend, device, dtype, seed)
+        self.fast = fast
+        self.backend = resolve_backend(backend, device, dtype, seed, fast)
         self.output_dim = self._build_layers()
         rng = np.random.default_rng(seed)
         specs = {i: layer.param_specs() for i, layer in enumerate(self.layers)}
@@ -125,7 +127,7 @@ class Sequential:
             backend = self.backend.name
         twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim,
                           device=device or self.device, dtype=dtype or self.dtype, seed=self.seed,
-                          backend=backend)
+                          backend=backend, fast=self.fast)
         twin.set_params(self.get_params())
         twin.loss = self.loss
         return twin
@@ -134,7 +136,7 @@ class Sequential:
         """Move parameters, state and optimizer state to another device (and backend), in place."""
         params, state = self._params.to_host(), self._state.to_host()
         optimizer_state = self.optimizer.state_dict() if self.optimizer is not None else None
-        self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seed)
+        self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seed, self.fast)
         self.shuffle_random = None
         self._allocate(params, state)
         if optimizer_state is not None:
@@ -144,7 +146,11 @@ class Sequential:
     # forward and backward --------------------------------------------------------------------
 
     def forward(self, X, training: bool = False):
-        """Raw network outputs (logits) ``(m, output_dim)`` as a backend array."""
+        """Raw network outputs (logits) ``(m, output_dim)`` as a backend array.
+
+        In training mode the result may live in a reused buffer that the next training step of the
+        same batch size overwrites; copy it if you keep it.
+        """
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
         for layer in self.layers:
@@ -173,6 +179,13 @@ class Sequential:
         weight_grads = self._grads.decayed()
         weight_grads += (l2 / X.shape[-2]) * self._params.decayed()
         return cost, self._l2_penalty(l2, X.shape[-2]), logits
+
+    def train_step(self, X, Y, loss, optimizer, l2: float = 0.0):
+        """One mini-batch update on data already on the device: forward, loss, backward, optimizer
+        step. Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
+        cost, penalty, logits = self.loss_and_gradients(X, Y, loss, l2)
+        optimizer.step(self._params, self._grads, self.epoch)
+        return cost, penalty, logits
 
     def training_cost(self, X, Y, loss, l2: float = 0.0):
         """``data_cost + l2_penalty`` of a training-mode forward pass (no backward), as a device value."""

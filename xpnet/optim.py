@@ -1,9 +1,9 @@
 """Optimizers: in-place update rules on the model's flat parameter buffer.
 
-Every rule is a handful of whole-buffer array operations per step, however deep the network.
-The moments are exponentially weighted averages (:func:`xpnet.ewa.ewa_update`); ``t`` counts
-the updates made so far (not epochs) and drives Adam's bias correction. ``lr`` is a float or a
-schedule (see :mod:`xpnet.schedules`).
+Every rule is a handful of whole-buffer array operations per step, however deep the network (the
+reference code is in :mod:`xpnet.update_rules`; fast paths fuse it into one loop or kernel). The
+moments are exponentially weighted averages; ``t`` counts the updates made so far (not epochs) and
+drives Adam's bias correction. ``lr`` is a float or a schedule (see :mod:`xpnet.schedules`).
 
 Notation: parameters ``W``, gradient ``dW``, learning rate ``lr``.
 """
@@ -13,7 +13,6 @@ import math
 
 from xpnet import schedules
 from xpnet.backend import to_numpy
-from xpnet.ewa import ewa_update
 
 
 class Optimizer:
@@ -82,7 +81,7 @@ class SGD(Optimizer):
         super().__init__(lr)
 
     def update(self, params, grads, lr):
-        params.flat -= lr * grads.flat
+        params.backend.kernels.sgd_update(params.flat, grads.flat, lr)
 
 
 class Momentum(Optimizer):
@@ -99,11 +98,8 @@ class Momentum(Optimizer):
         self.nesterov = bool(nesterov)
 
     def update(self, params, grads, lr):
-        v = ewa_update(self.state["v"].flat, grads.flat, self.beta)
-        if self.nesterov:
-            params.flat -= lr * (self.beta * v + (1.0 - self.beta) * grads.flat)
-        else:
-            params.flat -= lr * v
+        params.backend.kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr,
+                                               self.beta, self.nesterov)
 
     def _hyperparameters(self):
         return {"beta": self.beta, "nesterov": self.nesterov}
@@ -120,9 +116,8 @@ class RMSprop(Optimizer):
         self.eps = _check_positive("eps", eps)
 
     def update(self, params, grads, lr):
-        xp = params.backend.xp
-        s = ewa_update(self.state["s"].flat, grads.flat * grads.flat, self.beta)
-        params.flat -= lr * grads.flat / (xp.sqrt(s) + self.eps)
+        params.backend.kernels.rmsprop_update(params.flat, grads.flat, self.state["s"].flat, lr,
+                                              self.beta, self.eps)
 
     def _hyperparameters(self):
         return {"beta": self.beta, "eps": self.eps}
@@ -144,12 +139,11 @@ class Adam(Optimizer):
         self.eps = _check_positive("eps", eps)
 
     def update(self, params, grads, lr):
-        xp = params.backend.xp
-        v = ewa_update(self.state["v"].flat, grads.flat, self.beta1)
-        s = ewa_update(self.state["s"].flat, grads.flat * grads.flat, self.beta2)
         correction1 = 1.0 - self.beta1 ** self.t
         root_correction2 = math.sqrt(1.0 - self.beta2 ** self.t)
-        params.flat -= (lr / correction1) * v / (xp.sqrt(s) / root_correction2 + self.eps)
+        params.backend.kernels.adam_update(params.flat, grads.flat, self.state["v"].flat,
+                                           self.state["s"].flat, lr, self.beta1, self.beta2, self.eps,
+                                           correction1, root_correction2)
 
     def _hyperparameters(self):
         return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}

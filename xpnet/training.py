@@ -79,8 +79,7 @@ def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
     series = {"cost": [], "penalty": [], "correct": []}
     for start, stop in bounds:
         X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
-        cost, penalty, logits = model.loss_and_gradients(X_batch, Y_batch, loss, l2)
-        optimizer.step(model._params, model._grads, model.epoch)
+        cost, penalty, logits = model.train_step(X_batch, Y_batch, loss, optimizer, l2)
         series["cost"].append(cost)
         if l2:
             series["penalty"].append(penalty)
