@@ -29,7 +29,7 @@ BAD_FIT_CALLS = [
     (lambda X, y: {"X": X, "y": y, "batch_size": 2.5}, r"batch_size must be an int"),
     (lambda X, y: {"X": X, "y": y, "loss": "hinge"}, r"loss must be one of .* got 'hinge'"),
     (lambda X, y: {"X": X, "y": y, "epochs": -1}, r"epochs must be an int >= 0, got -1"),
-    (lambda X, y: {"X": X, "y": y, "l2": -0.1}, r"l2 must be a finite number >= 0, got -0.1"),
+    (lambda X, y: {"X": X, "y": y, "l2": -0.1}, r"l2 must be a finite number >= 0 \(or one per model\), got -0.1"),
     (lambda X, y: {"X": X, "y": y, "validation_data": X}, r"validation_data must be a tuple"),
     (lambda X, y: {"X": X, "y": y, "optimizer": "adam"}, r"optimizer must be an xpnet optimizer"),
     (lambda X, y: {"X": [["a"] * 4] * 40, "y": y}, r"X must hold numbers"),

@@ -58,5 +58,5 @@ def test_history_records_the_rate_of_each_epoch_and_callables_work():
 
 
 def test_bad_learning_rate():
-    with pytest.raises(ValueError, match="lr must be a positive finite number or a schedule, got -1"):
+    with pytest.raises(ValueError, match=r"lr must be a positive finite number \(or one per model\) or a schedule, got -1"):
         xn.Adam(lr=-1)

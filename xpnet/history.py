@@ -1,9 +1,22 @@
 """What a training run recorded: per-epoch metrics and the cost of every iteration."""
 from __future__ import annotations
 
+import numpy as np
+
 from xpnet.ewa import EWA
 
 EPOCH_KEYS = ("loss", "l2_penalty", "accuracy", "val_loss", "val_accuracy", "lr")
+
+
+def _plain(value):
+    if value is None or isinstance(value, (float, int)):
+        return value
+    value = np.asarray(value)
+    return float(value) if value.ndim == 0 else value.tolist()
+
+
+def _pick(value, index):
+    return value[index] if isinstance(value, list) else value
 
 
 class History:
@@ -21,9 +34,18 @@ class History:
         self.iteration_cost = []
 
     def append_epoch(self, record: dict, iteration_cost: list) -> None:
+        """Values are floats, or (a population) NumPy arrays stored as lists, one entry per model."""
         for key in EPOCH_KEYS:
-            self.history[key].append(record.get(key))
-        self.iteration_cost.extend(float(cost) for cost in iteration_cost)
+            self.history[key].append(_plain(record.get(key)))
+        self.iteration_cost.extend(_plain(cost) for cost in iteration_cost)
+
+    def member(self, index: int) -> "History":
+        """The history of one model of a population."""
+        single = History()
+        single.history = {key: [_pick(value, index) for value in values]
+                          for key, values in self.history.items()}
+        single.iteration_cost = [_pick(value, index) for value in self.iteration_cost]
+        return single
 
     def __getitem__(self, key):
         return self.history[key]

@@ -4,7 +4,8 @@ A layer declares its parameters (:class:`~xpnet.params.ParamSpec`) when the mode
 the model then hands it views into the shared flat buffers (``self.params``, ``self.grads``,
 ``self.state``) and the backend. ``backward`` writes parameter gradients into ``self.grads`` in
 place and returns the gradient for the layer below. ``lead`` is the tuple of leading axes of a
-population of stacked models (``()`` for one model).
+population of stacked models (``()`` for one model); parameter specs give one model's shapes and
+the model stacks them.
 """
 from __future__ import annotations
 
@@ -88,10 +89,10 @@ class Dense(Layer):
         return self.units
 
     def param_specs(self):
-        shape = self.lead + (self.input_dim, self.units)
+        shape = (self.input_dim, self.units)
         specs = [ParamSpec("W", shape, lambda rng, s: self.initializer(rng, s, self.scale), decayed=True)]
         if self.has_bias:
-            specs.append(ParamSpec("b", self.lead + (self.units,), fill(0.0)))
+            specs.append(ParamSpec("b", (self.units,), fill(0.0)))
         return specs
 
     def _stacked(self, X) -> tuple:
@@ -170,33 +171,43 @@ class Dropout(Layer):
     backward applies the same mask. In evaluation it is the identity.
 
     Give ``rate`` (as in PyTorch and Keras) or ``keep_prob``, not both; the default is ``rate=0.5``.
+    In a population either may be a sequence, one rate per model.
     ``freeze_mask = True`` reuses the last mask instead of drawing a new one (gradient checking).
     """
 
-    def __init__(self, rate: float | None = None, keep_prob: float | None = None):
+    def __init__(self, rate=None, keep_prob=None):
         if rate is not None and keep_prob is not None:
             raise ValueError(f"Dropout takes rate or keep_prob, not both (got rate={rate!r}, "
                              f"keep_prob={keep_prob!r})")
         if rate is None:
-            rate = 0.5 if keep_prob is None else 1.0 - keep_prob
-        if not 0.0 <= rate < 1.0:
-            raise ValueError(f"Dropout rate must be in [0, 1) (keep_prob in (0, 1]), got rate={rate!r}")
-        self.rate = float(rate)
-        self.keep_prob = 1.0 - self.rate
+            rate = 0.5 if keep_prob is None else 1.0 - np.asarray(keep_prob, dtype=float)
+        rates = np.asarray(rate, dtype=float)
+        if rates.ndim > 1 or not np.all((rates >= 0.0) & (rates < 1.0)):
+            raise ValueError(f"Dropout rate must be in [0, 1) (keep_prob in (0, 1]), or one such rate per "
+                             f"model, got rate={rate!r}")
+        self.rate = float(rates) if rates.ndim == 0 else rates.tolist()
+        self.keep_prob = 1.0 - rates if rates.ndim else 1.0 - float(rates)
+        self.drops = bool(np.any(rates > 0.0))
         self.freeze_mask = False
 
     def bind(self, backend, params, grads, state):
         super().bind(backend, params, grads, state)
         self.mask = None
+        self.keep = self.keep_prob
+        if isinstance(self.rate, list):
+            if len(self.rate) != (self.lead[-1] if self.lead else 1):
+                raise ValueError(f"Dropout got {len(self.rate)} rates for a population of "
+                                 f"{self.lead[-1] if self.lead else 1} model(s)")
+            self.keep = backend.asarray(np.reshape(self.keep_prob, self.lead + (1, 1)))
 
     def forward(self, A, training):
-        self.active = training and self.rate > 0.0
+        self.active = training and self.drops
         if not self.active:
             return A
         if self.freeze_mask and self.mask is not None:
             return F.dropout(self.xp, A, self.mask)
         uniform = self.backend.random.uniform(A.shape, A.dtype)
-        out, self.mask = self.kernels.dropout_forward(A, uniform, self.keep_prob)
+        out, self.mask = self.kernels.dropout_forward(A, uniform, self.keep)
         return out
 
     def backward(self, dA, need_dX=True):
@@ -229,11 +240,11 @@ class BatchNorm(Layer):
         self.momentum = float(momentum)
 
     def param_specs(self):
-        shape = self.lead + (self.input_dim,)
+        shape = (self.input_dim,)
         return [ParamSpec("gamma", shape, fill(1.0)), ParamSpec("beta", shape, fill(0.0))]
 
     def state_specs(self):
-        shape = self.lead + (self.input_dim,)
+        shape = (self.input_dim,)
         return [ParamSpec("running_mean", shape, fill(0.0)), ParamSpec("running_var", shape, fill(1.0))]
 
     def forward(self, Z, training):

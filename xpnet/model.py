@@ -25,30 +25,41 @@ class Sequential:
     ``state`` the non-trained buffers (batch norm's running statistics). Initial weights come from
     a NumPy generator seeded with ``seed``, so they are bit-identical on every backend.
     ``fast=False`` (or ``XPNET_FAST=0``) runs the reference kernels instead of the backend's fast path.
+
+    ``population=P`` stacks P same-shaped models on a leading axis, trained together in one pass
+    (every array gains a leading ``P``); ``seed`` may then be one seed per model, so model ``i``
+    starts exactly as ``Sequential(..., seed=seed[i])`` would, and ``init_scale`` (one number, or
+    one per model) multiplies each model's initial weights.
     """
 
     def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
-                 seed: int | None = 0, backend: str | None = None, fast: bool | None = None):
+                 seed: int | None = 0, backend: str | None = None, fast: bool | None = None,
+                 population: int | None = None, init_scale=1.0):
         self.layers = _check_layers(layers)
         if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
             raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
         self.input_dim = int(input_dim)
+        self.lead = _check_population(population)
+        self.seeds = _member_values("seed", seed, self.lead)
         self.seed = seed
         self.fast = fast
-        self.backend = resolve_backend(backend, device, dtype, seed, fast)
+        self.backend = resolve_backend(backend, device, dtype, self.seeds[0], fast)
         self.output_dim = self._build_layers()
-        rng = np.random.default_rng(seed)
         specs = {i: layer.param_specs() for i, layer in enumerate(self.layers)}
         states = {i: layer.state_specs() for i, layer in enumerate(self.layers)}
         self._param_layout = Layout(_qualified(specs))
         self._state_layout = Layout(_qualified(states))
-        initial = {f"{i}.{spec.name}": spec.initial(rng, spec.shape)
-                   for i, layer_specs in specs.items() for spec in layer_specs}
-        self._allocate(initial, _initial_values(states))
+        scales = _member_values("init_scale", init_scale, self.lead)
+        initial = [_initial_values(specs, np.random.default_rng(member_seed), scale)
+                   for member_seed, scale in zip(self.seeds, scales)]
+        stacked = {name: np.stack([values[name] for values in initial]).reshape(
+            self.lead + initial[0][name].shape) for name in initial[0]}
+        self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
         self.loss = None
         self.optimizer = None
         self.history = History()
         self.epoch = 0
+        self.alive = np.ones(self.lead, dtype=bool)  # models of a population still training
         self.shuffle_random = None  # made by fit, from fit's seed or the model's
 
     # construction ----------------------------------------------------------------------------
@@ -56,7 +67,7 @@ class Sequential:
     def _build_layers(self) -> int:
         width = self.input_dim
         for layer, following in zip(self.layers, self.layers[1:] + [None]):
-            width = layer.build(width)
+            width = layer.build(width, self.lead)
             if isinstance(layer, Dense) and isinstance(following, BatchNorm):
                 if layer.use_bias:
                     warnings.warn("Dense(use_bias=True) before BatchNorm: the bias is cancelled by the "
@@ -67,9 +78,9 @@ class Sequential:
 
     def _allocate(self, params: dict, state: dict) -> None:
         """Create the flat buffers on the backend from host values and bind every layer's views."""
-        self._params = FlatBuffer.from_host(self._param_layout, self.backend, params)
+        self._params = FlatBuffer.from_host(self._param_layout, self.backend, params, self.lead)
         self._grads = self._params.zeros_like()
-        self._state = FlatBuffer.from_host(self._state_layout, self.backend, state)
+        self._state = FlatBuffer.from_host(self._state_layout, self.backend, state, self.lead)
         for i, layer in enumerate(self.layers):
             layer.bind(self.backend, *(_local(buffer.views, i)
                                        for buffer in (self._params, self._grads, self._state)))
@@ -174,10 +185,10 @@ class Sequential:
         logits = self.forward(X, training=True)
         cost, grad = loss.value_and_grad(self.backend.xp, logits, Y)
         self.backward(grad, need_input_grad=False)
-        if not l2:
+        if not has_l2(l2):
             return cost, 0.0, logits
         weight_grads = self._grads.decayed()
-        weight_grads += (l2 / X.shape[-2]) * self._params.decayed()
+        weight_grads += (self._per_row(l2) / X.shape[-2]) * self._params.decayed()
         return cost, self._l2_penalty(l2, X.shape[-2]), logits
 
     def train_step(self, X, Y, loss, optimizer, l2: float = 0.0):
@@ -190,12 +201,16 @@ class Sequential:
     def training_cost(self, X, Y, loss, l2: float = 0.0):
         """``data_cost + l2_penalty`` of a training-mode forward pass (no backward), as a device value."""
         cost, _ = loss.value_and_grad(self.backend.xp, self.forward(X, training=True), Y)
-        return cost + self._l2_penalty(l2, X.shape[-2]) if l2 else cost
+        return cost + self._l2_penalty(l2, X.shape[-2]) if has_l2(l2) else cost
 
-    def _l2_penalty(self, l2: float, m: int):
-        """``l2 / (2 m) * sum(W^2)`` over every Dense weight."""
+    def _l2_penalty(self, l2, m: int):
+        """``l2 / (2 m) * sum(W^2)`` over every Dense weight (per model of a population)."""
         weights = self._params.decayed()
         return (l2 / (2 * m)) * self.backend.xp.vecdot(weights, weights)
+
+    def _per_row(self, value):
+        """A per-model device array ``(P,)`` as ``(P, 1)``, to broadcast over flat buffers."""
+        return value if isinstance(value, float) else self.backend.xp.expand_dims(value, axis=-1)
 
     # prediction ------------------------------------------------------------------------------
 
@@ -235,9 +250,10 @@ class Sequential:
         logits = self._outputs(X)
         cost, _ = loss.value_and_grad(xp, logits, Y)
         if not loss.has_accuracy:
-            return {"loss": float(cost)}
+            return {"loss": _scalar_or_array(to_numpy(cost))}
         values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y)]))
-        return {"loss": float(values[0]), "accuracy": float(values[1]) / Y.shape[-2]}
+        return {"loss": _scalar_or_array(values[0]),
+                "accuracy": _scalar_or_array(values[1] / Y.shape[-2])}
 
     def _require_loss(self, action: str):
         if self.loss is None:
@@ -300,9 +316,40 @@ def _qualified(specs_by_layer: dict) -> list:
             for i, specs in specs_by_layer.items() for spec in specs]
 
 
-def _initial_values(specs_by_layer: dict) -> dict:
-    return {f"{i}.{spec.name}": spec.initial(None, spec.shape)
+def _initial_values(specs_by_layer: dict, rng, scale: float, lead: tuple = ()) -> dict:
+    """Starting values drawn in layer order from ``rng``; ``scale`` multiplies the decayed weights."""
+    return {f"{i}.{spec.name}": spec.initial(rng, lead + spec.shape) * (scale if spec.decayed else 1.0)
             for i, specs in specs_by_layer.items() for spec in specs}
+
+
+def has_l2(l2) -> bool:
+    """Whether an L2 coefficient (a float, or a per-model device array) does anything."""
+    return not (isinstance(l2, float) and l2 == 0.0)
+
+
+def _scalar_or_array(values: np.ndarray):
+    """A float for one model, a NumPy array with one value per model for a population."""
+    return float(values) if values.ndim == 0 else values
+
+
+def _check_population(population) -> tuple:
+    if population is None:
+        return ()
+    if isinstance(population, bool) or not isinstance(population, (int, np.integer)) or population < 1:
+        raise ValueError(f"population must be a positive int (the number of stacked models) or None, "
+                         f"got {population!r}")
+    return (int(population),)
+
+
+def _member_values(name: str, value, lead: tuple) -> list:
+    """One value per model: a scalar repeated, or a sequence of exactly P values."""
+    count = lead[0] if lead else 1
+    if isinstance(value, (list, tuple, np.ndarray)):
+        if not lead or len(value) != count:
+            raise ValueError(f"{name} has {len(value)} values; expected one per model "
+                             f"({count}{'' if lead else ', or a single value without population='})")
+        return list(value)
+    return [value] * count
 
 
 def _local(views: dict, index: int) -> dict:

@@ -5,45 +5,90 @@ reference code is in :mod:`xpnet.update_rules`; fast paths fuse it into one loop
 moments are exponentially weighted averages; ``t`` counts the updates made so far (not epochs) and
 drives Adam's bias correction. ``lr`` is a float or a schedule (see :mod:`xpnet.schedules`).
 
+For a population of P stacked models every hyperparameter (``lr`` included) may be a sequence of P
+values, or a schedule returning P values; they act inside the update as arrays of shape ``(P, 1)``.
+
 Notation: parameters ``W``, gradient ``dW``, learning rate ``lr``.
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from xpnet import schedules
 from xpnet.backend import to_numpy
 
 
 class Optimizer:
-    """Base class: ``init(params)`` makes the state, ``step(params, grads, epoch)`` updates in place."""
+    """Base class: ``init(params)`` makes the state, ``step(params, grads, epoch)`` updates in place.
+
+    Subclasses list their state buffers in ``slots`` and their hyperparameters (other than ``lr``)
+    in ``hyperparameter_names``; ``self.hyper[name]`` holds each as the update uses it (a float, or
+    a ``(P, 1)`` device array for a population).
+    """
 
     slots: tuple = ()
+    hyperparameter_names: tuple = ()
 
     def __init__(self, lr):
         self.lr = schedules.check_learning_rate(lr)
         self.t = 0
         self.state = None
         self.bound = None
+        self.hyper = {}
 
     def init(self, params) -> None:
         """Create zeroed state buffers with the layout of ``params`` (a FlatBuffer)."""
         self.state = {slot: params.zeros_like() for slot in self.slots}
         self.bound = params
         self.t = 0
+        if not params.lead and not callable(self.lr) and np.ndim(self.lr):
+            raise ValueError(f"lr has one value per model ({self.lr!r}); that needs a population model")
+        self.frozen = np.zeros(params.lead, dtype=bool)
+        self._lr_cache = (None, None)
+        self.hyper = {name: self._per_model(params, getattr(self, name))
+                      for name in self.hyperparameter_names}
 
-    def learning_rate(self, epoch: int) -> float:
-        """The rate for the next update: a schedule is called with the epoch or the step count."""
-        return schedules.evaluate(self.lr, epoch=epoch, step=self.t)
+    @staticmethod
+    def _per_model(params, value):
+        """A float for one model; a ``(P, 1)`` device array for a population."""
+        if not params.lead:
+            if np.ndim(value):
+                raise ValueError(f"one value per model ({value!r}) needs a population model")
+            return float(value)
+        values = np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), params.lead))
+        return params.backend.asarray(values.reshape(params.lead + (1,)))
 
-    def step(self, params, grads, epoch: int = 0) -> float:
+    def learning_rate(self, epoch: int):
+        """The rate for the next update (a float, or one per model as a NumPy array): a schedule is
+        called with the epoch or the step count. Frozen models of a population get 0."""
+        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t)
+        if self.bound is not None and self.bound.lead:
+            return np.where(self.frozen, 0.0, np.broadcast_to(lr, self.bound.lead))
+        return lr
+
+    def freeze(self, members) -> None:
+        """Stop updating the given models of a population (their learning rate becomes 0)."""
+        self.frozen = self.frozen | np.asarray(members, dtype=bool)
+
+    def step(self, params, grads, epoch: int = 0):
         """Apply one update to ``params`` (FlatBuffer) from ``grads``; returns the rate used."""
         lr = self.learning_rate(epoch)
         self.t += 1
-        self.update(params, grads, lr)
+        self.update(params, grads, self._device_lr(params, lr))
         return lr
 
-    def update(self, params, grads, lr: float) -> None:
+    def _device_lr(self, params, lr):
+        """Per-model rates moved to the device only when they change."""
+        if not params.lead:
+            return lr
+        cached_host, cached_device = self._lr_cache
+        if cached_host is None or not np.array_equal(cached_host, lr):
+            self._lr_cache = (np.array(lr), params.backend.asarray(np.reshape(lr, params.lead + (1,))))
+        return self._lr_cache[1]
+
+    def update(self, params, grads, lr) -> None:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -62,12 +107,9 @@ class Optimizer:
                 self.state[slot].flat[...] = params.backend.asarray(state[slot])
 
     def get_config(self) -> dict:
-        config = dict(self._hyperparameters())
+        config = {name: _plain(getattr(self, name)) for name in self.hyperparameter_names}
         config["lr"] = schedules.to_config(self.lr)
         return config
-
-    def _hyperparameters(self) -> dict:
-        return {}
 
     def __repr__(self):
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
@@ -91,36 +133,35 @@ class Momentum(Optimizer):
     """
 
     slots = ("v",)
+    hyperparameter_names = ("beta",)
 
-    def __init__(self, lr=0.01, beta: float = 0.9, nesterov: bool = False):
+    def __init__(self, lr=0.01, beta=0.9, nesterov: bool = False):
         super().__init__(lr)
         self.beta = _check_beta("beta", beta)
         self.nesterov = bool(nesterov)
 
     def update(self, params, grads, lr):
         params.backend.kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr,
-                                               self.beta, self.nesterov)
+                                               self.hyper["beta"], self.nesterov)
 
-    def _hyperparameters(self):
-        return {"beta": self.beta, "nesterov": self.nesterov}
+    def get_config(self):
+        return {**super().get_config(), "nesterov": self.nesterov}
 
 
 class RMSprop(Optimizer):
     """``s = beta s + (1 - beta) dW^2``; ``W -= lr dW / (sqrt(s) + eps)``."""
 
     slots = ("s",)
+    hyperparameter_names = ("beta", "eps")
 
-    def __init__(self, lr=0.001, beta: float = 0.9, eps: float = 1e-8):
+    def __init__(self, lr=0.001, beta=0.9, eps=1e-8):
         super().__init__(lr)
         self.beta = _check_beta("beta", beta)
         self.eps = _check_positive("eps", eps)
 
     def update(self, params, grads, lr):
         params.backend.kernels.rmsprop_update(params.flat, grads.flat, self.state["s"].flat, lr,
-                                              self.beta, self.eps)
-
-    def _hyperparameters(self):
-        return {"beta": self.beta, "eps": self.eps}
+                                              self.hyper["beta"], self.hyper["eps"])
 
 
 class Adam(Optimizer):
@@ -131,22 +172,21 @@ class Adam(Optimizer):
     """
 
     slots = ("v", "s")
+    hyperparameter_names = ("beta1", "beta2", "eps")
 
-    def __init__(self, lr=0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8):
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)
         self.beta1 = _check_beta("beta1", beta1)
         self.beta2 = _check_beta("beta2", beta2)
         self.eps = _check_positive("eps", eps)
 
     def update(self, params, grads, lr):
-        correction1 = 1.0 - self.beta1 ** self.t
-        root_correction2 = math.sqrt(1.0 - self.beta2 ** self.t)
+        h = self.hyper
+        correction1 = 1.0 - h["beta1"] ** self.t
+        root_correction2 = _sqrt(params.backend.xp, 1.0 - h["beta2"] ** self.t)
         params.backend.kernels.adam_update(params.flat, grads.flat, self.state["v"].flat,
-                                           self.state["s"].flat, lr, self.beta1, self.beta2, self.eps,
+                                           self.state["s"].flat, lr, h["beta1"], h["beta2"], h["eps"],
                                            correction1, root_correction2)
-
-    def _hyperparameters(self):
-        return {"beta1": self.beta1, "beta2": self.beta2, "eps": self.eps}
 
 
 class AdamW(Adam):
@@ -155,20 +195,16 @@ class AdamW(Adam):
     Only Dense weights decay; biases and batch-norm parameters are masked out.
     """
 
-    def __init__(self, lr=0.001, beta1: float = 0.9, beta2: float = 0.999, eps: float = 1e-8,
-                 weight_decay: float = 0.01):
+    hyperparameter_names = Adam.hyperparameter_names + ("weight_decay",)
+
+    def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps)
-        if not weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {weight_decay!r}")
-        self.weight_decay = float(weight_decay)
+        self.weight_decay = _check_range("weight_decay", weight_decay, 0.0, math.inf)
 
     def update(self, params, grads, lr):
         decayed = params.decayed()
-        decayed *= 1.0 - lr * self.weight_decay
+        decayed *= 1.0 - lr * self.hyper["weight_decay"]
         super().update(params, grads, lr)
-
-    def _hyperparameters(self):
-        return {**super()._hyperparameters(), "weight_decay": self.weight_decay}
 
 
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam, AdamW)}
@@ -183,13 +219,32 @@ def optimizer_from_config(class_name: str, config: dict) -> Optimizer:
     return OPTIMIZERS[class_name](**config)
 
 
+def _sqrt(xp, value):
+    return math.sqrt(value) if isinstance(value, float) else xp.sqrt(value)
+
+
+def _plain(value):
+    """A hyperparameter as JSON: a float, or a list of floats."""
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _check_range(name, value, low, high, high_open=False):
+    """A finite number (or one per model) with ``low <= value <= high`` (``< high`` if ``high_open``)."""
+    values = np.asarray(value, dtype=np.float64)
+    below = values < high if high_open else values <= high
+    if values.ndim > 1 or not np.all((values >= low) & below & np.isfinite(values)):
+        bound = ")" if high_open else "]"
+        raise ValueError(f"{name} must be in [{low}, {high}{bound} (or one such value per model), "
+                         f"got {value!r}")
+    return float(values) if values.ndim == 0 else values.tolist()
+
+
 def _check_beta(name, beta):
-    if not 0.0 <= beta < 1.0:
-        raise ValueError(f"{name} must be in [0, 1), got {beta!r}")
-    return float(beta)
+    return _check_range(name, beta, 0.0, 1.0, high_open=True)
 
 
 def _check_positive(name, value):
-    if not value > 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
-    return float(value)
+    values = np.asarray(value, dtype=np.float64)
+    if values.ndim > 1 or not np.all((values > 0) & np.isfinite(values)):
+        raise ValueError(f"{name} must be > 0 (or one such value per model), got {value!r}")
+    return float(values) if values.ndim == 0 else values.tolist()

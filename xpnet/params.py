@@ -1,9 +1,12 @@
 """Named arrays stored as views of one flat buffer, so an optimizer step touches the whole model at once.
 
 Layout: every entry subject to L2 / weight decay (the Dense weights) comes first, so "the decayed
-parameters" is the slice ``flat[:n_decayed]``; biases and normalization parameters follow.
-``xp.reshape(flat[o:o + n], shape)`` is a write-through view on NumPy, CuPy, torch and
+parameters" is the slice ``flat[..., :n_decayed]``; biases and normalization parameters follow.
+``xp.reshape(flat[..., o:o + n], lead + shape)`` is a write-through view on NumPy, CuPy, torch and
 array-api-strict, so in-place updates of the flat buffer are seen by every layer.
+
+A population of P stacked models has ``lead = (P,)``: the buffer is ``(P, size)``, one row per
+model, so a per-model hyperparameter of shape ``(P, 1)`` broadcasts over the whole buffer.
 """
 from __future__ import annotations
 
@@ -50,43 +53,48 @@ class Layout:
             offset += spec.size
         self.size = offset
 
-    def pack(self, values: dict) -> np.ndarray:
-        """name -> host array  to  one flat float64 host array (zeros where a name is absent)."""
-        flat = np.zeros(self.size)
+    def pack(self, values: dict, lead: tuple = ()) -> np.ndarray:
+        """name -> host array ``lead + shape``  to  one float64 host array ``lead + (size,)``
+        (zeros where a name is absent)."""
+        flat = np.zeros(lead + (self.size,))
         for name, value in values.items():
             start, stop = self.offsets[name]
-            flat[start:stop] = np.asarray(value, dtype=np.float64).reshape(-1)
+            flat[..., start:stop] = np.asarray(value, dtype=np.float64).reshape(lead + (-1,))
         return flat
 
     def unpack(self, flat: np.ndarray) -> dict:
-        """One flat host array  to  name -> host array (views of it), in layer order."""
-        return {name: flat[slice(*self.offsets[name])].reshape(self.shapes[name])
+        """A host array ``lead + (size,)``  to  name -> host array ``lead + shape``, in layer order."""
+        lead = flat.shape[:-1]
+        return {name: flat[..., slice(*self.offsets[name])].reshape(lead + self.shapes[name])
                 for name in self.names}
 
 
 class FlatBuffer:
-    """Arrays ``views[name]`` that are reshaped slices of one 1-D device array ``flat``."""
+    """Arrays ``views[name]`` that are reshaped slices of one device array ``flat`` of shape
+    ``lead + (size,)``."""
 
     def __init__(self, layout: Layout, backend, flat):
         self.layout = layout
         self.backend = backend
         self.flat = flat
+        self.lead = tuple(flat.shape[:-1])
         xp = backend.xp
-        self.views = {name: xp.reshape(flat[slice(*layout.offsets[name])], layout.shapes[name])
+        self.views = {name: xp.reshape(flat[..., slice(*layout.offsets[name])],
+                                       self.lead + layout.shapes[name])
                       for name in layout.names}
 
     @classmethod
-    def from_host(cls, layout: Layout, backend, values: dict) -> "FlatBuffer":
+    def from_host(cls, layout: Layout, backend, values: dict, lead: tuple = ()) -> "FlatBuffer":
         """Pack host values and move them to the device in a single transfer."""
-        return cls(layout, backend, backend.asarray(layout.pack(values)))
+        return cls(layout, backend, backend.asarray(layout.pack(values, lead)))
 
     def zeros_like(self) -> "FlatBuffer":
         """A buffer with the same layout, all zeros (gradients, optimizer moments)."""
-        return FlatBuffer(self.layout, self.backend, self.backend.zeros((self.layout.size,)))
+        return FlatBuffer(self.layout, self.backend, self.backend.zeros(self.lead + (self.layout.size,)))
 
     def decayed(self):
-        """The slice of ``flat`` that L2 and weight decay act on (a view)."""
-        return self.flat[:self.layout.n_decayed]
+        """The part of ``flat`` that L2 and weight decay act on, ``lead + (n_decayed,)`` (a view)."""
+        return self.flat[..., :self.layout.n_decayed]
 
     def to_host(self) -> dict:
         """name -> NumPy copy, read from the device in one transfer."""

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 class Schedule:
     """Base class: ``schedule(t) -> lr`` with ``t`` counted in ``unit`` (``"epoch"`` or ``"step"``)."""
@@ -125,19 +127,26 @@ SCHEDULES = {cls.__name__: cls for cls in (InverseTimeDecay, ExponentialDecay, I
 
 
 def check_learning_rate(lr):
-    """Accept a positive number or a callable; anything else is an error naming ``lr``."""
+    """Accept a positive number, one per model of a population, or a callable; anything else is an
+    error naming ``lr``."""
     if callable(lr):
         return lr
-    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not lr > 0 or not math.isfinite(lr):
-        raise ValueError(f"lr must be a positive finite number or a schedule, got {lr!r}")
-    return float(lr)
+    try:
+        values = np.asarray(lr, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.asarray(math.nan)
+    if isinstance(lr, bool) or values.ndim > 1 or not np.all((values > 0) & np.isfinite(values)):
+        raise ValueError(f"lr must be a positive finite number (or one per model) or a schedule, "
+                         f"got {lr!r}")
+    return float(values) if values.ndim == 0 else values.tolist()
 
 
-def evaluate(lr, epoch: int, step: int) -> float:
-    """The learning rate now: ``lr`` itself, or the schedule at the epoch or step it asks for."""
-    if not callable(lr):
-        return lr
-    return float(lr(step if getattr(lr, "unit", "epoch") == "step" else epoch))
+def evaluate(lr, epoch: int, step: int):
+    """The learning rate now: ``lr`` itself, or the schedule at the epoch or step it asks for
+    (a float, or a NumPy array with one rate per model)."""
+    if callable(lr):
+        lr = lr(step if getattr(lr, "unit", "epoch") == "step" else epoch)
+    return float(lr) if np.ndim(lr) == 0 else np.asarray(lr, dtype=np.float64)
 
 
 def to_config(lr):

@@ -15,6 +15,7 @@ from xpnet import data
 from xpnet.backend import to_numpy
 from xpnet.layers import Activation, BatchNorm
 from xpnet.losses import get_loss
+from xpnet.model import has_l2
 from xpnet.optim import Adam, Optimizer
 from xpnet.rng import make_random_source
 
@@ -42,7 +43,7 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
     """
     loss = _resolve_loss(model, loss)
     epochs = _check_count("epochs", epochs)
-    l2 = _check_l2(l2)
+    l2 = _check_l2(model, l2)
     host_X = data.check_features(X, model.input_dim)
     m = host_X.shape[0]
     host_Y = data.check_targets(y, m, loss.name, model.output_dim)
@@ -70,7 +71,8 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
 
 
 def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
-    """One pass over the data; returns the epoch's record. Rolls back and raises on divergence."""
+    """One pass over the data; returns the epoch's record. A single model that diverges is rolled
+    back and raises; diverging models of a population are rolled back and frozen, the rest go on."""
     xp = model.backend.xp
     snapshot = _Snapshot(model, optimizer)
     if order is not None:
@@ -81,34 +83,47 @@ def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
         X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
         cost, penalty, logits = model.train_step(X_batch, Y_batch, loss, optimizer, l2)
         series["cost"].append(cost)
-        if l2:
+        if has_l2(l2):
             series["penalty"].append(penalty)
         if loss.has_accuracy:
             series["correct"].append(loss.correct(xp, logits, Y_batch))
     host = _read_series(xp, series, model._params.flat)
-    n = len(bounds)
     iteration_cost = host["cost"] + host.get("penalty", 0.0)
-    if not (host["finite"] and np.all(np.isfinite(iteration_cost))):
+    healthy = np.all(np.isfinite(iteration_cost), axis=0) & host["finite"]
+    if not model.lead and not healthy:
         snapshot.restore()
         bad = np.flatnonzero(~np.isfinite(iteration_cost))
-        raise DivergenceError(model.epoch + 1, int(bad[0]) + 1 if bad.size else n, n, lr)
+        raise DivergenceError(model.epoch + 1, int(bad[0]) + 1 if bad.size else len(bounds),
+                              len(bounds), lr)
+    diverged = model.alive & ~healthy
+    if diverged.any():
+        snapshot.restore(rows=diverged)
+        optimizer.freeze(diverged)
+        model.alive = model.alive & ~diverged
     sizes = np.array([stop - start for start, stop in bounds], dtype=np.float64)
-    m = sizes.sum()
-    return {"loss": float(host["cost"] @ sizes / m),
-            "l2_penalty": float(host["penalty"] @ sizes / m) if l2 else 0.0,
-            "accuracy": float(host["correct"].sum() / m) if loss.has_accuracy else None,
-            "lr": lr, "iteration_cost": iteration_cost.tolist()}
+
+    def epoch_mean(values):
+        mean = np.tensordot(sizes, values, axes=1) / sizes.sum()
+        return float(mean) if mean.ndim == 0 else np.where(model.alive, mean, np.nan)
+
+    return {"loss": epoch_mean(host["cost"]),
+            "l2_penalty": epoch_mean(host["penalty"]) if has_l2(l2) else 0.0,
+            "accuracy": epoch_mean(host["correct"] / sizes.reshape((-1,) + (1,) * len(model.lead)))
+            if loss.has_accuracy else None,
+            "lr": lr, "iteration_cost": list(iteration_cost)}
 
 
 def _read_series(xp, series: dict, params_flat) -> dict:
-    """Every recorded per-iteration value and "are all parameters finite" in ONE device-to-host read."""
+    """Every recorded per-iteration value and "are all parameters finite" in ONE device-to-host read.
+
+    Values of shape ``lead`` (one per model) come back as host arrays ``(iterations,) + lead``."""
     names = [name for name, values in series.items() if values]
     values = [value for name in names for value in series[name]]
-    finite = xp.astype(xp.all(xp.isfinite(params_flat)), values[0].dtype)
+    finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), values[0].dtype)
     flat = to_numpy(xp.stack(values + [finite]))
     n = len(series["cost"])
     host = {name: flat[i * n:(i + 1) * n] for i, name in enumerate(names)}
-    host["finite"] = bool(flat[-1])
+    host["finite"] = flat[-1] > 0
     return host
 
 
@@ -123,10 +138,17 @@ class _Snapshot:
         self.copies = [xp.asarray(buffer, copy=True) for buffer in self.buffers]
         self.t = optimizer.t
 
-    def restore(self) -> None:
+    def restore(self, rows=None) -> None:
+        """Roll everything back, or (population) only the models where ``rows`` is True."""
+        if rows is None:
+            for buffer, copy in zip(self.buffers, self.copies):
+                buffer[...] = copy
+            self.optimizer.t = self.t
+            return
+        backend = self.model.backend
+        chosen = backend.asarray(np.reshape(rows, rows.shape + (1,)), dtype=backend.xp.bool)
         for buffer, copy in zip(self.buffers, self.copies):
-            buffer[...] = copy
-        self.optimizer.t = self.t
+            buffer[...] = backend.xp.where(chosen, copy, buffer)
 
 
 def _resolve_loss(model, loss):
@@ -192,17 +214,32 @@ def _check_count(name, value):
     return int(value)
 
 
-def _check_l2(l2):
-    if isinstance(l2, bool) or not isinstance(l2, (int, float)) or not (l2 >= 0 and math.isfinite(l2)):
-        raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
-    return float(l2)
+def _check_l2(model, l2):
+    """A float, or for a population a device array ``(P,)`` (one coefficient per model)."""
+    try:
+        values = np.asarray(l2, dtype=np.float64)
+    except (TypeError, ValueError):
+        values = np.asarray(math.nan)
+    if isinstance(l2, bool) or values.ndim > 1 or not np.all((values >= 0) & np.isfinite(values)):
+        raise ValueError(f"l2 must be a finite number >= 0 (or one per model), got {l2!r}")
+    if values.ndim == 0:
+        return float(values)
+    if values.shape != model.lead:
+        raise ValueError(f"l2 has {values.size} values; a population of {model.lead} models needs one each")
+    return model.backend.asarray(values)
 
 
 def _progress_line(epoch, record, seconds) -> str:
-    parts = [f"epoch {epoch:>4}", f"loss {record['loss']:.4f}"]
-    for key in ("accuracy", "val_loss", "val_accuracy"):
-        if record.get(key) is not None:
-            parts.append(f"{key} {record[key]:.4f}")
-    parts.append(f"lr {record['lr']:.3g}")
+    """One line per epoch; a population shows the best value over its models."""
+    parts = [f"epoch {epoch:>4}"]
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "lr"):
+        value = record.get(key)
+        if value is None:
+            continue
+        if np.ndim(value):
+            best = np.nanmax(value) if key.endswith("accuracy") else np.nanmin(value)
+            parts.append(f"best {key} {best:.4g}")
+        else:
+            parts.append(f"{key} {value:.4g}")
     parts.append(f"{seconds:.2f}s")
     return "  ".join(parts)

@@ -76,6 +76,11 @@ def _flat(*arrays):
     return None
 
 
+def _single(p, *hyperparameters) -> bool:
+    """One model: a 1-D buffer and plain float hyperparameters."""
+    return p.ndim == 1 and all(isinstance(value, float) for value in hyperparameters)
+
+
 class NumbaKernels(NumpyKernels):
     """NumPy kernels plus fused numba loops for the optimizer updates and the ReLU backward."""
 
@@ -89,14 +94,24 @@ class NumbaKernels(NumpyKernels):
                 return out
         return super().activation_backward(name, dA, Z, A, out, **options)
 
+    # Populations (2-D buffers, per-model hyperparameter arrays) take the reference path.
+
     def sgd_update(self, p, g, lr):
+        if not _single(p, lr):
+            return super().sgd_update(p, g, lr)
         _sgd(p, g, lr)
 
     def momentum_update(self, p, g, v, lr, beta, nesterov):
+        if not _single(p, lr, beta):
+            return super().momentum_update(p, g, v, lr, beta, nesterov)
         _momentum(p, g, v, lr, beta, nesterov)
 
     def rmsprop_update(self, p, g, s, lr, beta, eps):
+        if not _single(p, lr, beta, eps):
+            return super().rmsprop_update(p, g, s, lr, beta, eps)
         _rmsprop(p, g, s, lr, beta, eps)
 
     def adam_update(self, p, g, v, s, lr, beta1, beta2, eps, correction1, root_correction2):
+        if not _single(p, lr, beta1, beta2, eps):
+            return super().adam_update(p, g, v, s, lr, beta1, beta2, eps, correction1, root_correction2)
         _adam(p, g, v, s, lr / correction1, beta1, beta2, eps, root_correction2)
