@@ -67,3 +67,37 @@ def test_not_an_xpnet_file(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
     with pytest.raises(ValueError, match="is not an xpnet model file"):
         xn.load(tmp_path / "other.npz")
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
+def test_interrupted_run_resumes_bit_exactly(tmp_path, backend):
+    """Shuffling and dropout continue the same random streams after a checkpoint."""
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((70, 4)), rng.integers(0, 3, 70)
+
+    def fresh():
+        return xn.Sequential([xn.Dense(12), xn.ReLU(), xn.Dropout(0.3), xn.Dense(3)], input_dim=4,
+                             dtype="float64", seed=1, backend=backend)
+
+    straight = fresh()
+    straight.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=16, epochs=5, seed=2)
+    interrupted = fresh()
+    interrupted.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=16, epochs=2,
+                    seed=2)
+    xn.save(interrupted, tmp_path / "checkpoint.npz")
+    del interrupted
+    resumed = xn.load(tmp_path / "checkpoint.npz")
+    resumed.fit(X, y, batch_size=16, epochs=3)
+    for name, value in straight.get_params().items():
+        np.testing.assert_array_equal(resumed.get_params()[name], value)
+    assert resumed.history.iteration_cost == straight.history.iteration_cost
+
+
+def test_population_round_trip(tmp_path):
+    model = xn.Sequential([xn.Dense(3), xn.ReLU(), xn.Dense(1)], input_dim=2, seed=[1, 2], population=2)
+    X, y = np.random.default_rng(0).standard_normal((20, 2)), np.arange(20) % 2
+    model.fit(X, y, loss="binary_cross_entropy", optimizer=xn.Adam([0.01, 0.1]), epochs=2)
+    xn.save(model, tmp_path / "population.npz")
+    loaded = xn.load(tmp_path / "population.npz")
+    assert loaded.population == 2 and loaded.optimizer.lr == [0.01, 0.1]
+    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))

@@ -29,7 +29,8 @@ def save(model, path) -> None:
     optimizer = model.optimizer
     config.update({"format": FORMAT, "version": VERSION, "epoch": model.epoch,
                    "loss": model.loss.name if model.loss is not None else None,
-                   "history": model.history.to_dict(), "optimizer": None})
+                   "history": model.history.to_dict(), "optimizer": None,
+                   "alive": model.alive.tolist(), "random": _random_states(model)})
     arrays = {f"params/{name}": value for name, value in model._params.to_host().items()}
     arrays.update({f"state/{name}": value for name, value in model._state.to_host().items()})
     if optimizer is not None:
@@ -57,12 +58,14 @@ def load(path, device: str | None = None, backend: str | None = None):
         device, backend = config["device"], config["backend"]
     layers = [layer_from_config(entry["class"], entry["config"]) for entry in config["layers"]]
     model = Sequential(layers, config["input_dim"], device=device or "cpu", dtype=config["dtype"],
-                       seed=config["seed"], backend=backend)
+                       seed=config["seed"], backend=backend, population=config.get("population"))
     model.set_params({name.split("/", 1)[1]: value for name, value in arrays.items()
                       if name.startswith(("params/", "state/"))})
     model.loss = get_loss(config["loss"]) if config["loss"] is not None else None
     model.epoch = config["epoch"]
     model.history = History.from_dict(config["history"])
+    model.alive = np.asarray(config["alive"], dtype=bool)
+    _restore_random_states(model, config["random"])
     if config["optimizer"] is not None:
         entry = config["optimizer"]
         model.optimizer = optimizer_from_config(entry["class"], entry["config"])
@@ -70,6 +73,31 @@ def load(path, device: str | None = None, backend: str | None = None):
                  if name.startswith("optimizer/")}
         model.optimizer.load_state_dict({"t": entry["t"], **state}, model._params)
     return model
+
+
+def _random_states(model) -> dict:
+    """The dropout and shuffle streams' states, where the backend's generator can give them."""
+    states = {"backend": model.backend.name}
+    for name, source in (("model", model.backend.random), ("shuffle", model.shuffle_random)):
+        try:
+            states[name] = source.get_state() if source is not None else None
+        except NotImplementedError:
+            states[name] = None
+    return states
+
+
+def _restore_random_states(model, states: dict) -> None:
+    """Resume the saved random streams when loading onto the same kind of backend."""
+    from xpnet.rng import make_random_source
+
+    if states["backend"] != model.backend.name:
+        return
+    if states["model"] is not None:
+        model.backend.random.set_state(states["model"])
+    if states["shuffle"] is not None:
+        backend = model.backend
+        model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, None)
+        model.shuffle_random.set_state(states["shuffle"])
 
 
 def _write_atomically(path: str, arrays: dict) -> None:

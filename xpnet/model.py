@@ -100,6 +100,11 @@ class Sequential:
         return self._state.views
 
     @property
+    def population(self) -> int | None:
+        """The number of stacked models, or None for a single model."""
+        return self.lead[0] if self.lead else None
+
+    @property
     def device(self) -> str:
         return self.backend.device_name
 
@@ -138,7 +143,7 @@ class Sequential:
             backend = self.backend.name
         twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim,
                           device=device or self.device, dtype=dtype or self.dtype, seed=self.seed,
-                          backend=backend, fast=self.fast)
+                          backend=backend, fast=self.fast, population=self.population)
         twin.set_params(self.get_params())
         twin.loss = self.loss
         return twin
@@ -277,7 +282,7 @@ class Sequential:
     def get_config(self) -> dict:
         """The architecture and settings, JSON-serializable."""
         return {"input_dim": self.input_dim, "dtype": self.dtype, "device": self.device,
-                "backend": self.backend.name, "seed": self.seed,
+                "backend": self.backend.name, "seed": self.seed, "population": self.population,
                 "layers": [{"class": type(layer).__name__, "config": layer.get_config()}
                            for layer in self.layers]}
 

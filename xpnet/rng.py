@@ -11,7 +11,8 @@ import numpy as np
 
 
 class RandomSource:
-    """Interface: a seeded generator that creates arrays on one device."""
+    """Interface: a seeded generator that creates arrays on one device, with a JSON-friendly state
+    (``get_state``/``set_state``) so a checkpoint resumes the same random stream."""
 
     def uniform(self, shape, dtype):
         raise NotImplementedError
@@ -19,8 +20,24 @@ class RandomSource:
     def permutation(self, n: int):
         raise NotImplementedError
 
+    def get_state(self):
+        raise NotImplementedError(f"{type(self).__name__} cannot save its random state")
 
-class NumpyRandom(RandomSource):
+    def set_state(self, state) -> None:
+        raise NotImplementedError(f"{type(self).__name__} cannot restore a random state")
+
+
+class _NumpyState:
+    """State of a NumPy ``Generator``: its bit generator's state dictionary."""
+
+    def get_state(self):
+        return self.generator.bit_generator.state
+
+    def set_state(self, state) -> None:
+        self.generator.bit_generator.state = state
+
+
+class NumpyRandom(_NumpyState, RandomSource):
     """NumPy's ``Generator`` (PCG64)."""
 
     def __init__(self, seed):
@@ -77,8 +94,16 @@ class TorchRandom(RandomSource):
 
         return torch.randperm(n, generator=self.generator, device=self.device)
 
+    def get_state(self):
+        return self.generator.get_state().tolist()
 
-class HostRandom(RandomSource):
+    def set_state(self, state) -> None:
+        import torch
+
+        self.generator.set_state(torch.tensor(state, dtype=torch.uint8))
+
+
+class HostRandom(_NumpyState, RandomSource):
     """For namespaces without a generator (array-api-strict): draw with NumPy, then move once."""
 
     def __init__(self, seed, xp, device):
