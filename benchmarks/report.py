@@ -27,11 +27,15 @@ def step_seconds(entry: dict) -> float:
 
 def summarize(benchmarks: list) -> dict:
     """device -> list of row dicts, one per (batch, optimizer), with every peer's step time."""
-    peaks, cells = {}, defaultdict(dict)
+    peaks, cells, populations = {}, defaultdict(dict), defaultdict(dict)
     for entry in benchmarks:
         info = entry["extra_info"]
         if info.get("peer") == "peak":
             peaks[info["device"]] = info["flops"] / entry["stats"]["median"]
+            continue
+        if "setup" in info:
+            per_hour = info["configurations"] * 3600 / entry["stats"]["median"]
+            populations[(info["device"], info["setup"])][info["peer"]] = per_hour
             continue
         cells[(info["device"], info["batch"], info["optimizer"])][info["peer"]] = (step_seconds(entry), info)
     rows = defaultdict(list)
@@ -48,7 +52,7 @@ def summarize(benchmarks: list) -> dict:
         if device in peaks:
             row["fraction_of_peak"] = info["flops"] / seconds / peaks[device]
         rows[device].append(row)
-    return {"rows": rows, "peaks": peaks}
+    return {"rows": rows, "peaks": peaks, "populations": populations}
 
 
 def _ratio(value):
@@ -73,6 +77,16 @@ def markdown(summary: dict) -> str:
             lines.append(f"| {row['batch']} | {row['optimizer']} | {row['samples_per_s']:,.0f} "
                          f"| {_ratio(row.get('torch'))} | {_ratio(row.get('torch-fused'))} "
                          f"| {_ratio(row.get('sklearn'))} | {row['gflops']:.0f} | {fraction} | {memory} |")
+        lines.append("")
+    if summary["populations"]:
+        lines.append("### configurations trained per hour: population of 64 vs one after another")
+        lines.append("")
+        lines.append("| device | setup | population | sequential | ratio |")
+        lines.append("|---|---|---:|---:|---:|")
+        for (device, setup), modes in sorted(summary["populations"].items()):
+            together, apart = modes.get("population"), modes.get("sequential")
+            ratio = f"{together / apart:.1f}x" if together and apart else "-"
+            lines.append(f"| {device} | {setup} | {together or 0:,.0f} | {apart or 0:,.0f} | {ratio} |")
         lines.append("")
     return "\n".join(lines)
 

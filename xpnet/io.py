@@ -23,14 +23,16 @@ FORMAT = "xpnet-model"
 VERSION = 1
 
 
-def save(model, path) -> None:
-    """Write architecture, parameters, state, optimizer state, epoch count and history to ``path``."""
+def save(model, path, metadata: dict | None = None) -> None:
+    """Write architecture, parameters, state, optimizer state, epoch count, history and random
+    states to ``path``; ``metadata`` (JSON-serializable) comes back as ``model.metadata``."""
     config = model.get_config()
     optimizer = model.optimizer
     config.update({"format": FORMAT, "version": VERSION, "epoch": model.epoch,
                    "loss": model.loss.name if model.loss is not None else None,
                    "history": model.history.to_dict(), "optimizer": None,
-                   "alive": model.alive.tolist(), "random": _random_states(model)})
+                   "alive": model.alive.tolist(), "random": _random_states(model),
+                   "metadata": metadata or {}})
     arrays = {f"params/{name}": value for name, value in model._params.to_host().items()}
     arrays.update({f"state/{name}": value for name, value in model._state.to_host().items()})
     if optimizer is not None:
@@ -65,6 +67,7 @@ def load(path, device: str | None = None, backend: str | None = None):
     model.epoch = config["epoch"]
     model.history = History.from_dict(config["history"])
     model.alive = np.asarray(config["alive"], dtype=bool)
+    model.metadata = config["metadata"]
     _restore_random_states(model, config["random"])
     if config["optimizer"] is not None:
         entry = config["optimizer"]

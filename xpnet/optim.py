@@ -60,6 +60,21 @@ class Optimizer:
         values = np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), params.lead))
         return params.backend.asarray(values.reshape(params.lead + (1,)))
 
+    def set(self, **values) -> None:
+        """Change hyperparameters between epochs (``opt.set(lr=1e-4, beta1=0.95)``), keeping the state."""
+        for name, value in values.items():
+            if name == "lr":
+                self.lr = schedules.check_learning_rate(value)
+                self._lr_cache = (None, None)
+            elif name in self.hyperparameter_names:
+                checked = type(self)(**{**self.get_config(), "lr": 1.0, name: value})
+                setattr(self, name, getattr(checked, name))
+                if self.bound is not None:
+                    self.hyper[name] = self._per_model(self.bound, getattr(self, name))
+            else:
+                raise ValueError(f"{type(self).__name__} has no hyperparameter {name!r}; it has lr and "
+                                 f"{list(self.hyperparameter_names)}")
+
     def learning_rate(self, epoch: int):
         """The rate for the next update (a float, or one per model as a NumPy array): a schedule is
         called with the epoch or the step count. Frozen models of a population get 0."""

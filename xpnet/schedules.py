@@ -32,7 +32,8 @@ class Schedule:
 
 class InverseTimeDecay(Schedule):
     """``lr0 / (1 + decay_rate * t)``; with ``interval``, the staircase
-    ``lr0 / (1 + decay_rate * floor(t / interval))`` that drops once every ``interval`` epochs."""
+    ``lr0 / (1 + decay_rate * floor(t / interval))`` that drops once every ``interval`` epochs.
+    ``lr0`` and ``decay_rate`` may be lists, one per model of a population."""
 
     def __init__(self, lr0: float, decay_rate: float, interval: int | None = None, unit: str = "epoch"):
         super().__init__(unit)
@@ -41,7 +42,7 @@ class InverseTimeDecay(Schedule):
     def __call__(self, t):
         if self.interval is not None:
             t = t // self.interval
-        return self.lr0 / (1.0 + self.decay_rate * t)
+        return np.asarray(self.lr0) / (1.0 + np.asarray(self.decay_rate) * t)
 
 
 class ExponentialDecay(Schedule):

@@ -1,0 +1,51 @@
+"""Babysitting one model (the "panda" approach, when compute allows only one model at a time):
+train a few epochs, look at the curves, change the learning rate or other settings, go on from
+exactly where it stopped; checkpoint the whole state to disk and resume it later."""
+from __future__ import annotations
+
+from xpnet.io import load, save
+
+
+class Babysitter:
+    """Holds one model with its data and ``fit`` settings between rounds of training.
+
+    >>> sitter = Babysitter(model, X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(1e-3),
+    ...                     validation_data=(X_val, y_val))           # doctest: +SKIP
+    >>> sitter.train(3); sitter.adjust(lr=3e-4, batch_size=128); sitter.train(3)   # doctest: +SKIP
+    >>> sitter.save("panda.npz"); sitter = Babysitter.resume("panda.npz", X, y, (X_val, y_val))  # doctest: +SKIP
+    """
+
+    def __init__(self, model, X, y, loss, optimizer, batch_size: int | None = 32, validation_data=None,
+                 l2: float = 0.0, seed: int | None = 0):
+        self.model, self.X, self.y, self.validation_data = model, X, y, validation_data
+        self.settings = {"loss": loss, "batch_size": batch_size, "l2": l2}
+        self.optimizer = optimizer
+        self.seed = seed
+
+    def train(self, epochs: int = 1, verbose: bool = True) -> dict:
+        """Train ``epochs`` more epochs; returns the last epoch's metrics."""
+        self.model.fit(self.X, self.y, optimizer=self.optimizer, epochs=epochs,
+                       validation_data=self.validation_data, seed=self.seed, verbose=verbose, **self.settings)
+        self.seed = None  # later rounds continue the same shuffle stream
+        return {key: values[-1] for key, values in self.model.history.history.items()}
+
+    def adjust(self, **changes) -> None:
+        """Change ``batch_size``, ``l2`` or any optimizer hyperparameter (``lr``, ``beta1``, ...)."""
+        for name in ("batch_size", "l2"):
+            if name in changes:
+                self.settings[name] = changes.pop(name)
+        if changes:
+            self.optimizer.set(**changes)
+
+    def save(self, path) -> None:
+        """Checkpoint weights, optimizer state, epoch, random state, history and these settings."""
+        save(self.model, path, metadata={"babysitter": self.settings})
+
+    @classmethod
+    def resume(cls, path, X, y, validation_data=None) -> "Babysitter":
+        """Continue a checkpointed run with the same data."""
+        model = load(path)
+        settings = model.metadata["babysitter"]
+        sitter = cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"],
+                     validation_data, settings["l2"], seed=None)
+        return sitter

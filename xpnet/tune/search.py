@@ -1,0 +1,47 @@
+"""Search strategies: random (the default), grid (for comparison), and coarse to fine."""
+from __future__ import annotations
+
+from xpnet.tune import runner, spaces, trials
+from xpnet.tune.results import Results
+
+
+def random_search(space: dict, problem, n_trials: int = 20, base: dict | None = None, seed: int = 0,
+                  **run_options) -> Results:
+    """``n_trials`` configurations drawn from ``space`` (reproducible for ``seed``), completed by
+    ``base``; ``run_options`` go to :func:`xpnet.tune.runner.run` (``mode``, ``workers``, ``devices``)."""
+    return _evaluate(spaces.sample(space, n_trials, seed), problem, base, run_options)
+
+
+def grid_search(space: dict, problem, points: int = 3, base: dict | None = None, **run_options) -> Results:
+    """Every combination of ``points`` values per axis: mostly to show why random search wins (a grid
+    tries only ``points`` values of each hyperparameter, however many trials it spends)."""
+    return _evaluate(spaces.grid(space, points), problem, base, run_options)
+
+
+def coarse_to_fine(space: dict, problem, rounds: int = 3, n_trials: int = 16, top_k: int = 4,
+                   margin: float = 0.25, base: dict | None = None, seed: int = 0, **run_options) -> Results:
+    """Random search in rounds; after each, zoom the space around the ``top_k`` best trials so far
+    (in each distribution's own scale) and sample again, more densely there. ``results.spaces``
+    lists the space of every round."""
+    if rounds < 1 or top_k < 1:
+        raise ValueError(f"coarse_to_fine needs rounds >= 1 and top_k >= 1, got {rounds}, {top_k}")
+    everything, used_spaces = [], []
+    for round_index in range(rounds):
+        used_spaces.append(space)
+        sampled = spaces.sample(space, n_trials, seed + round_index)
+        configs = [trials.complete(params, base) for params in sampled]
+        found = runner.run(problem, configs, first_number=len(everything), **run_options)
+        for result, params in zip(found, sampled):
+            result.params = {**params, "round": round_index}
+        everything += found
+        best = Results(everything).trials[:top_k]
+        space = spaces.zoom(space, [{k: v for k, v in t.params.items() if k in space} for t in best], margin)
+    return Results(everything, used_spaces)
+
+
+def _evaluate(sampled: list, problem, base, run_options) -> Results:
+    configs = [trials.complete(params, base) for params in sampled]
+    found = runner.run(problem, configs, **run_options)
+    for result, params in zip(found, sampled):
+        result.params = dict(params)
+    return Results(found)

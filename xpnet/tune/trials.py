@@ -1,0 +1,120 @@
+"""Turning a dict of hyperparameters into a model and a ``fit`` call, and recording what came out.
+
+Hyperparameter names understood (any may be searched or fixed in ``base``):
+
+* architecture, shared by models trained together: ``layers`` (hidden layers), ``units`` or
+  ``units_1``, ``units_2``, ... (hidden units), ``activation`` (relu, leaky_relu, tanh, sigmoid),
+  ``batchnorm`` (bool), ``init``, ``optimizer`` (sgd, momentum, rmsprop, adam, adamw),
+  ``batch_size``, ``epochs``;
+* per model, free to differ inside a population: ``lr``, ``beta`` (momentum, RMSprop), ``beta1``,
+  ``beta2``, ``eps``, ``weight_decay``, ``l2``, ``dropout`` (rate), ``decay_rate`` (inverse-time
+  learning-rate decay per epoch), ``init_scale``, ``seed``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from xpnet import layers as L
+from xpnet import optim, schedules
+
+PER_MODEL = ("lr", "beta", "beta1", "beta2", "eps", "weight_decay", "l2", "dropout", "decay_rate",
+             "init_scale", "seed")
+DEFAULTS = {"layers": 2, "units": 64, "activation": "relu", "batchnorm": False, "init": "he",
+            "optimizer": "adam", "batch_size": 64, "epochs": 10, "lr": 1e-3, "l2": 0.0, "init_scale": 1.0,
+            "seed": 0}
+ACTIVATIONS = {"relu": L.ReLU, "leaky_relu": L.LeakyReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid}
+OPTIMIZERS = {"sgd": (optim.SGD, ()), "momentum": (optim.Momentum, ("beta",)),
+              "rmsprop": (optim.RMSprop, ("beta", "eps")), "adam": (optim.Adam, ("beta1", "beta2", "eps")),
+              "adamw": (optim.AdamW, ("beta1", "beta2", "eps", "weight_decay"))}
+KNOWN = set(DEFAULTS) | set(PER_MODEL) | {"units_%d" % i for i in range(1, 65)}
+
+
+@dataclasses.dataclass
+class TrialResult:
+    """One configuration's outcome. ``val_loss``/``val_accuracy`` are the last epoch's, ``best_*`` the
+    best over epochs; ``seconds`` is its share of the training time; ``diverged`` is True when it was
+    stopped for a NaN or inf cost; ``history`` holds its curves."""
+
+    number: int
+    params: dict
+    val_loss: float
+    best_val_loss: float
+    val_accuracy: float | None
+    best_val_accuracy: float | None
+    epochs: int
+    seconds: float
+    diverged: bool
+    history: object = dataclasses.field(repr=False, default=None)
+
+    def row(self) -> dict:
+        """A flat dict for tables and CSV: the metrics, then one column per hyperparameter."""
+        fields = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)
+                  if field.name not in ("params", "history")}
+        return {**fields, **self.params}
+
+
+def complete(params: dict, base: dict | None = None) -> dict:
+    """``params`` over ``base`` over the defaults; unknown names are an error."""
+    merged = {**DEFAULTS, **(base or {}), **params}
+    unknown = sorted(set(merged) - KNOWN)
+    if unknown:
+        raise ValueError(f"unknown hyperparameter(s) {unknown}; known names: {sorted(KNOWN - set(map('units_{}'.format, range(1, 65))))} and units_1, units_2, ...")
+    if merged["optimizer"] not in OPTIMIZERS:
+        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {merged['optimizer']!r}")
+    if merged["activation"] not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {merged['activation']!r}")
+    return merged
+
+
+def shape_key(params: dict) -> tuple:
+    """What models must share to train as one population: everything except per-model numbers
+    (and whether dropout or decay are used at all)."""
+    shared = tuple(sorted((name, value) for name, value in params.items() if name not in PER_MODEL))
+    return shared + (("dropout?", "dropout" in params), ("decay_rate?", "decay_rate" in params))
+
+
+def build_layers(params: dict, output_dim: int, dropout=None) -> list:
+    """Hidden ``Dense -> [BatchNorm] -> activation -> [Dropout]`` blocks, then ``Dense(output_dim)``."""
+    layers = []
+    for index in range(1, int(params["layers"]) + 1):
+        units = int(params.get(f"units_{index}", params["units"]))
+        layers.append(L.Dense(units, init=params["init"]))
+        if params["batchnorm"]:
+            layers.append(L.BatchNorm())
+        layers.append(ACTIVATIONS[params["activation"]]())
+        if dropout is not None:
+            layers.append(L.Dropout(dropout))
+    return layers + [L.Dense(output_dim, init=params["init"])]
+
+
+def build_optimizer(group: list) -> optim.Optimizer:
+    """One optimizer for a group of same-shaped configurations: one value per model as lists (plain
+    numbers for a group of one); ``decay_rate`` turns ``lr`` into an inverse-time decay schedule."""
+    first = group[0]
+    cls, names = OPTIMIZERS[first["optimizer"]]
+    lr = per_model(group, "lr")
+    if "decay_rate" in first:
+        lr = schedules.InverseTimeDecay(lr, per_model(group, "decay_rate"))
+    return cls(lr=lr, **{name: per_model(group, name) for name in names if name in first})
+
+
+def per_model(group: list, name: str):
+    """The values of ``name`` across a group: a list, or the plain value for a group of one."""
+    values = [params[name] for params in group]
+    return values if len(group) > 1 else values[0]
+
+
+def summarize(number, params, history, seconds, diverged) -> TrialResult:
+    val_loss = history["val_loss"]
+    val_accuracy = history["val_accuracy"]
+    finite = [v for v in val_loss if v is not None and math.isfinite(v)]
+    accuracies = [v for v in val_accuracy if v is not None and math.isfinite(v)]
+    return TrialResult(
+        number=number, params=params,
+        val_loss=finite[-1] if finite else math.nan, best_val_loss=min(finite) if finite else math.nan,
+        val_accuracy=accuracies[-1] if accuracies else None,
+        best_val_accuracy=max(accuracies) if accuracies else None,
+        epochs=len(finite), seconds=seconds, diverged=diverged, history=history)
