@@ -152,3 +152,14 @@ def test_model_to_another_backend_keeps_predictions():
     model.fit(X, y, epochs=1)  # and keeps training there, optimizer state included
     assert model.optimizer.t == 2 * 4 + 4
     assert host(model.params["0.W"]).shape == (6, 10)
+
+
+def test_summary_and_binary_class_predictions():
+    X, y = small_problem()
+    model = xn.Sequential([xn.Dense(5), xn.ReLU(), xn.Dense(1)], input_dim=6)
+    model.fit(X, (y > 0).astype(float), loss="binary_cross_entropy", epochs=1)
+    text = model.summary()
+    assert "W(6, 5)" in text and f"total parameters: {6 * 5 + 5 + 5 + 1}" in text
+    classes = model.predict_classes(X)
+    assert classes.shape == (120,) and set(np.unique(classes)) <= {0, 1}
+    np.testing.assert_array_equal(classes, (model.predict(X)[:, 0] > 0.5).astype(int))

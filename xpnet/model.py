@@ -232,8 +232,9 @@ class Sequential:
         """Probabilities (sigmoid or softmax of the logits) for cross-entropy losses, raw outputs for
         mse, as a NumPy array ``(m, output_dim)``."""
         loss = self._require_loss("predict")
-        logits = self._outputs(self._features_on_device(X))
-        return to_numpy(loss.probabilities(self.backend.xp, logits))
+        with self.backend.activate():
+            logits = self._outputs(self._features_on_device(X))
+            return to_numpy(loss.probabilities(self.backend.xp, logits))
 
     def predict_classes(self, X) -> np.ndarray:
         """Class labels: argmax for softmax, ``probability > 0.5`` for binary (NumPy ints)."""
@@ -245,9 +246,10 @@ class Sequential:
     def evaluate(self, X, y, loss=None) -> dict:
         """``{"loss": ..., "accuracy": ...}`` in evaluation mode (accuracy absent for mse)."""
         loss = get_loss(loss) if loss is not None else self._require_loss("evaluate")
-        X = self._features_on_device(X)
-        Y = self.backend.asarray(data.check_targets(y, X.shape[0], loss.name, self.output_dim))
-        return self.evaluate_on_device(X, Y, loss)
+        with self.backend.activate():
+            X = self._features_on_device(X)
+            Y = self.backend.asarray(data.check_targets(y, X.shape[0], loss.name, self.output_dim))
+            return self.evaluate_on_device(X, Y, loss)
 
     def evaluate_on_device(self, X, Y, loss) -> dict:
         """:meth:`evaluate` for data already on the device (``Y`` as the loss expects it)."""
@@ -274,8 +276,10 @@ class Sequential:
         """Train with mini-batch gradient descent; see :func:`xpnet.training.fit`."""
         from xpnet.training import fit
 
-        return fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
-                   validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2, verbose=verbose)
+        with self.backend.activate():
+            return fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
+                       validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
+                       verbose=verbose)
 
     # description -------------------------------------------------------------------------------
 

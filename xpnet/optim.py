@@ -98,7 +98,7 @@ class Optimizer:
         """Per-model rates moved to the device only when they change."""
         if not params.lead:
             return lr
-        cached_host, cached_device = self._lr_cache
+        cached_host = self._lr_cache[0]
         if cached_host is None or not np.array_equal(cached_host, lr):
             self._lr_cache = (np.array(lr), params.backend.asarray(np.reshape(lr, params.lead + (1,))))
         return self._lr_cache[1]
