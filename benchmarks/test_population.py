@@ -40,4 +40,4 @@ def test_configurations_per_hour(benchmark, device, setup, mode):
     tune.run(problem, configs[:2], mode=mode)  # warm-up: compile kernels, fill caches
     benchmark.group = f"{device} population {setup}"
     benchmark.extra_info.update({"device": device, "peer": mode, "setup": setup, "configurations": SIZE})
-    benchmark.pedantic(tune.run, args=(problem, configs), kwargs={"mode": mode}, rounds=1, iterations=1)
+    benchmark.pedantic(tune.run, args=(problem, configs), kwargs={"mode": mode}, rounds=3, iterations=1)

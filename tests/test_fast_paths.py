@@ -55,6 +55,18 @@ def test_dense(pair):
         close(got, want)
 
 
+def test_dense_for_a_population(pair):
+    be, fast, reference = pair
+    X, W, b, dZ = (be.asarray(rng.standard_normal(shape)) for shape in ((9, 5), (3, 5, 4), (3, 4), (3, 9, 4)))
+    close(fast.dense_forward(X, W, b, be.zeros((3, 9, 4))), reference.dense_forward(X, W, b))
+    grads = {}
+    for name, kernels in (("fast", fast), ("reference", reference)):
+        dW, db = be.zeros((3, 5, 4)), be.zeros((3, 4))
+        grads[name] = (kernels.dense_backward(dZ, X, W, dW, db, True, be.zeros((3, 9, 5))), dW, db)
+    for got, want in zip(grads["fast"], grads["reference"]):
+        close(got, want)
+
+
 @pytest.mark.parametrize("name", sorted(ACTIVATIONS))
 def test_activations(pair, name):
     be, fast, reference = pair
@@ -147,3 +159,20 @@ def test_environment_switch_turns_fast_paths_off(monkeypatch):
 
 def test_backends_without_a_fast_path_use_the_reference():
     assert xn.Sequential([xn.Dense(2)], input_dim=2, backend="torch").backend.kernels.name == "reference"
+
+
+@pytest.mark.parametrize("rule", sorted(UPDATES))
+def test_updates_for_a_population_with_per_model_hyperparameters(pair, rule):
+    be, fast, reference = pair
+    (method, moments), scalars = UPDATES[rule]
+    per_model = [be.asarray(np.array([[value], [value * 0.5], [value * 0.9]])) if isinstance(value, float)
+                 else value for value in scalars]
+    start = [rng.standard_normal((3, 50)) for _ in range(2)] + [rng.random((3, 50)) for _ in range(moments)]
+    results = {}
+    for name, kernels in (("fast", fast), ("reference", reference)):
+        arrays = [be.asarray(values.copy()) for values in start]
+        for _ in range(3):
+            getattr(kernels, method)(*arrays, *per_model)
+        results[name] = [host(array) for array in arrays]
+    for got, want in zip(results["fast"], results["reference"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)

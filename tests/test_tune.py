@@ -159,3 +159,20 @@ def test_babysitting_adjusts_and_resumes_exactly(tmp_path, moons):
     assert resumed.model.history["lr"] == [0.01, 0.01, 0.002, 0.002, 0.002]
     with pytest.raises(ValueError, match="Adam has no hyperparameter 'momentum'"):
         resumed.adjust(momentum=0.9)
+
+
+@pytest.mark.parametrize("schedule, expected", [
+    ("inverse_time", [0.1, 0.1 / 1.5, 0.1 / 2.0]),
+    ("staircase", [0.1, 0.1, 0.1 / 1.5]),
+    ("exponential", [0.1, 0.05, 0.025]),
+])
+def test_every_schedule_and_layer_setting_reaches_the_model(moons, schedule, expected):
+    base = {"epochs": 3, "units": 4, "layers": 1, "activation": "leaky_relu", "alpha": 0.2, "batchnorm": True,
+            "bn_momentum": 0.8, "optimizer": "momentum", "nesterov": True, "schedule": schedule,
+            "decay_interval": 2}
+    configs = [trials.complete({"lr": 0.1, "decay_rate": 0.5}, base)] * 2
+    results = tune.run(moons, configs)
+    assert results[0].history["lr"] == pytest.approx(expected)
+    layers = trials.build_layers(configs[0], 1)
+    assert layers[1].momentum == 0.8 and layers[2].alpha == 0.2
+    assert trials.build_optimizer(configs).nesterov is True

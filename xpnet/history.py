@@ -15,8 +15,10 @@ def _plain(value):
     return float(value) if value.ndim == 0 else value.tolist()
 
 
-def _pick(value, index):
-    return value[index] if isinstance(value, list) else value
+def _split(values: list, count: int) -> list:
+    """Per-epoch entries (lists of ``count`` values, or shared scalars) as ``count`` per-model lists."""
+    rows = [value if isinstance(value, list) else [value] * count for value in values]
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(count)]
 
 
 class History:
@@ -41,11 +43,21 @@ class History:
 
     def member(self, index: int) -> "History":
         """The history of one model of a population."""
-        single = History()
-        single.history = {key: [_pick(value, index) for value in values]
-                          for key, values in self.history.items()}
-        single.iteration_cost = [_pick(value, index) for value in self.iteration_cost]
-        return single
+        return self.members()[index]
+
+    def members(self) -> list:
+        """One History per model of a population, split in one pass."""
+        count = next((len(value) for values in self.history.values() for value in values
+                      if isinstance(value, list)), 1)
+        columns = {key: _split(values, count) for key, values in self.history.items()}
+        costs = _split(self.iteration_cost, count)
+        histories = []
+        for index in range(count):
+            single = History()
+            single.history = {key: column[index] for key, column in columns.items()}
+            single.iteration_cost = costs[index]
+            histories.append(single)
+        return histories
 
     def __getitem__(self, key):
         return self.history[key]

@@ -46,14 +46,14 @@ class InverseTimeDecay(Schedule):
 
 
 class ExponentialDecay(Schedule):
-    """``lr0 * k^t`` (e.g. ``k = 0.95``)."""
+    """``lr0 * k^t`` (e.g. ``k = 0.95``); lists give one schedule per model of a population."""
 
     def __init__(self, lr0: float, k: float, unit: str = "epoch"):
         super().__init__(unit)
         self.lr0, self.k = lr0, k
 
     def __call__(self, t):
-        return self.lr0 * self.k ** t
+        return np.asarray(self.lr0) * np.asarray(self.k) ** t
 
 
 class InverseSqrtDecay(Schedule):

@@ -25,15 +25,23 @@ class NumpyKernels(Kernels):
     def dense_forward(self, X, W, b, out=None):
         Z = self.module.matmul(X, W, out=out)
         if b is not None:
-            Z += self.module.expand_dims(b, -2)
+            self.add_bias(Z, b)
         return Z
 
     def dense_backward(self, dZ, X, W, dW, db, need_dX, dX_out=None):
         module = self.module
         module.matmul(module.swapaxes(X, -1, -2), dZ, out=dW)
         if db is not None:
-            module.sum(dZ, axis=-2, out=db)
+            self.sum_rows(dZ, db)
         return module.matmul(dZ, module.swapaxes(W, -1, -2), out=dX_out) if need_dX else None
+
+    def add_bias(self, Z, b):
+        """In place: ``Z += b`` over the sample axis (``Z (..., m, k)``, ``b (..., k)``)."""
+        Z += self.module.expand_dims(b, -2)
+
+    def sum_rows(self, dZ, out):
+        """``out = sum_m dZ`` (the bias gradient), written into ``out``."""
+        self.module.sum(dZ, axis=-2, out=out)
 
     def activation_forward(self, name, Z, out=None, **options):
         if name == "relu":

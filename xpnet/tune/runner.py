@@ -93,7 +93,7 @@ def train_group(problem: Problem, group: list) -> list:
         diverged[:] = True
     seconds = (time.perf_counter() - started) / size
     diverged |= ~np.reshape(model.alive, size)
-    histories = [model.history.member(i) for i in range(size)] if size > 1 else [model.history]
+    histories = model.history.members() if size > 1 else [model.history]
     return [trials.summarize(number, config, history, seconds, bool(dead))
             for number, config, history, dead in zip(numbers, configs, histories, diverged)]
 

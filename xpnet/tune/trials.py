@@ -4,11 +4,14 @@ Hyperparameter names understood (any may be searched or fixed in ``base``):
 
 * architecture, shared by models trained together: ``layers`` (hidden layers), ``units`` or
   ``units_1``, ``units_2``, ... (hidden units), ``activation`` (relu, leaky_relu, tanh, sigmoid),
-  ``batchnorm`` (bool), ``init``, ``optimizer`` (sgd, momentum, rmsprop, adam, adamw),
-  ``batch_size``, ``epochs``;
+  ``alpha`` (LeakyReLU slope), ``batchnorm`` (bool), ``bn_momentum``, ``init``, ``optimizer``
+  (sgd, momentum, rmsprop, adam, adamw), ``nesterov`` (bool), ``schedule`` (inverse_time,
+  staircase, exponential), ``decay_interval`` (epochs per staircase step), ``batch_size``,
+  ``epochs``;
 * per model, free to differ inside a population: ``lr``, ``beta`` (momentum, RMSprop), ``beta1``,
-  ``beta2``, ``eps``, ``weight_decay``, ``l2``, ``dropout`` (rate), ``decay_rate`` (inverse-time
-  learning-rate decay per epoch), ``init_scale``, ``seed``.
+  ``beta2``, ``eps``, ``weight_decay``, ``l2``, ``dropout`` (rate), ``decay_rate`` (learning-rate
+  decay per epoch: ``lr / (1 + decay_rate * epoch)``, or ``lr * (1 - decay_rate)^epoch`` for the
+  exponential schedule), ``init_scale``, ``seed``.
 """
 from __future__ import annotations
 
@@ -22,9 +25,11 @@ from xpnet import optim, schedules
 
 PER_MODEL = ("lr", "beta", "beta1", "beta2", "eps", "weight_decay", "l2", "dropout", "decay_rate",
              "init_scale", "seed")
-DEFAULTS = {"layers": 2, "units": 64, "activation": "relu", "batchnorm": False, "init": "he",
-            "optimizer": "adam", "batch_size": 64, "epochs": 10, "lr": 1e-3, "l2": 0.0, "init_scale": 1.0,
-            "seed": 0}
+DEFAULTS = {"layers": 2, "units": 64, "activation": "relu", "alpha": 0.01, "batchnorm": False,
+            "bn_momentum": 0.9, "init": "he", "optimizer": "adam", "nesterov": False,
+            "schedule": "inverse_time", "decay_interval": 10, "batch_size": 64, "epochs": 10, "lr": 1e-3,
+            "l2": 0.0, "init_scale": 1.0, "seed": 0}
+SCHEDULES = ("inverse_time", "staircase", "exponential")
 ACTIVATIONS = {"relu": L.ReLU, "leaky_relu": L.LeakyReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid}
 OPTIMIZERS = {"sgd": (optim.SGD, ()), "momentum": (optim.Momentum, ("beta",)),
               "rmsprop": (optim.RMSprop, ("beta", "eps")), "adam": (optim.Adam, ("beta1", "beta2", "eps")),
@@ -66,6 +71,8 @@ def complete(params: dict, base: dict | None = None) -> dict:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {merged['optimizer']!r}")
     if merged["activation"] not in ACTIVATIONS:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {merged['activation']!r}")
+    if merged["schedule"] not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {merged['schedule']!r}")
     return merged
 
 
@@ -83,8 +90,9 @@ def build_layers(params: dict, output_dim: int, dropout=None) -> list:
         units = int(params.get(f"units_{index}", params["units"]))
         layers.append(L.Dense(units, init=params["init"]))
         if params["batchnorm"]:
-            layers.append(L.BatchNorm())
-        layers.append(ACTIVATIONS[params["activation"]]())
+            layers.append(L.BatchNorm(momentum=params["bn_momentum"]))
+        activation = ACTIVATIONS[params["activation"]]
+        layers.append(activation(params["alpha"]) if activation is L.LeakyReLU else activation())
         if dropout is not None:
             layers.append(L.Dropout(dropout))
     return layers + [L.Dense(output_dim, init=params["init"])]
@@ -97,8 +105,18 @@ def build_optimizer(group: list) -> optim.Optimizer:
     cls, names = OPTIMIZERS[first["optimizer"]]
     lr = per_model(group, "lr")
     if "decay_rate" in first:
-        lr = schedules.InverseTimeDecay(lr, per_model(group, "decay_rate"))
-    return cls(lr=lr, **{name: per_model(group, name) for name in names if name in first})
+        lr = _schedule(first, lr, per_model(group, "decay_rate"))
+    options = {name: per_model(group, name) for name in names if name in first}
+    if cls is optim.Momentum:
+        options["nesterov"] = first["nesterov"]
+    return cls(lr=lr, **options)
+
+
+def _schedule(params: dict, lr, decay_rate):
+    if params["schedule"] == "exponential":
+        return schedules.ExponentialDecay(lr, (1.0 - np.asarray(decay_rate)).tolist())
+    interval = params["decay_interval"] if params["schedule"] == "staircase" else None
+    return schedules.InverseTimeDecay(lr, decay_rate, interval=interval)
 
 
 def per_model(group: list, name: str):
