@@ -111,21 +111,39 @@ UPDATES = {
 }
 
 
-@pytest.mark.parametrize("rule", sorted(UPDATES))
-@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-6)])
-def test_updates(pair, rule, dtype, rtol):
-    be, fast, reference = pair
-    be = be_with(be, dtype)
+def run_updates(be, kernels_by_name, rule, shape, per_model_scale=None):
+    """Three steps of ``rule`` from the same start with each kernel set; returns the final arrays.
+
+    ``per_model_scale`` turns each float hyperparameter into one value per row (a population)."""
     (method, moments), scalars = UPDATES[rule]
-    start = [rng.standard_normal(1000) for _ in range(2)] + [rng.random(1000) for _ in range(moments)]
+    if per_model_scale is not None:
+        scalars = [be.asarray(np.reshape(per_model_scale, (-1, 1)) * value) if isinstance(value, float)
+                   else value for value in scalars]
+    start = [rng.standard_normal(shape) for _ in range(2)] + [rng.random(shape) for _ in range(moments)]
     results = {}
-    for name, kernels in (("fast", fast), ("reference", reference)):
+    for name, kernels in kernels_by_name.items():
         arrays = [be.asarray(values.copy()) for values in start]
         for _ in range(3):
             getattr(kernels, method)(*arrays, *scalars)
         results[name] = [host(array) for array in arrays]
+    return results
+
+
+@pytest.mark.parametrize("rule", sorted(UPDATES))
+@pytest.mark.parametrize("dtype, rtol", [("float64", 1e-12), ("float32", 1e-6)])
+def test_updates(pair, rule, dtype, rtol):
+    be, fast, reference = pair
+    results = run_updates(be_with(be, dtype), {"fast": fast, "reference": reference}, rule, (1000,))
     for got, want in zip(results["fast"], results["reference"]):
         np.testing.assert_allclose(got, want, rtol=rtol, atol=1e-6 if dtype == "float32" else 1e-14)
+
+
+@pytest.mark.parametrize("rule", sorted(UPDATES))
+def test_updates_for_a_population_with_per_model_hyperparameters(pair, rule):
+    be, fast, reference = pair
+    results = run_updates(be, {"fast": fast, "reference": reference}, rule, (3, 50), [1.0, 0.5, 0.9])
+    for got, want in zip(results["fast"], results["reference"]):
+        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
 
 
 def be_with(be, dtype):
@@ -159,20 +177,3 @@ def test_environment_switch_turns_fast_paths_off(monkeypatch):
 
 def test_backends_without_a_fast_path_use_the_reference():
     assert xn.Sequential([xn.Dense(2)], input_dim=2, backend="torch").backend.kernels.name == "reference"
-
-
-@pytest.mark.parametrize("rule", sorted(UPDATES))
-def test_updates_for_a_population_with_per_model_hyperparameters(pair, rule):
-    be, fast, reference = pair
-    (method, moments), scalars = UPDATES[rule]
-    per_model = [be.asarray(np.array([[value], [value * 0.5], [value * 0.9]])) if isinstance(value, float)
-                 else value for value in scalars]
-    start = [rng.standard_normal((3, 50)) for _ in range(2)] + [rng.random((3, 50)) for _ in range(moments)]
-    results = {}
-    for name, kernels in (("fast", fast), ("reference", reference)):
-        arrays = [be.asarray(values.copy()) for values in start]
-        for _ in range(3):
-            getattr(kernels, method)(*arrays, *per_model)
-        results[name] = [host(array) for array in arrays]
-    for got, want in zip(results["fast"], results["reference"]):
-        np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-14)
