@@ -163,3 +163,19 @@ def test_summary_and_binary_class_predictions():
     classes = model.predict_classes(X)
     assert classes.shape == (120,) and set(np.unique(classes)) <= {0, 1}
     np.testing.assert_array_equal(classes, (model.predict(X)[:, 0] > 0.5).astype(int))
+
+
+def test_fit_does_not_copy_the_data_set():
+    """float32 data is used where it lies: fit's extra memory stays well below the data's own size."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((100_000, 50)).astype(np.float32)
+    y = (X[:, 0] > 0).astype(np.float32)
+    model = xn.Sequential([xn.Dense(4), xn.ReLU(), xn.Dense(1)], input_dim=50, dtype="float32")
+    model.fit(X[:100], y[:100], loss="binary_cross_entropy", optimizer=xn.SGD(0.1), batch_size=10)  # warm-up
+    tracemalloc.start()
+    model.fit(X, y, batch_size=1000, epochs=2)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 0.4 * X.nbytes

@@ -11,14 +11,20 @@ from xpnet.backend import to_numpy
 
 
 def as_host_array(values, name: str) -> np.ndarray:
-    """NumPy view of a list, NumPy array or backend array, as float64 (numbers only)."""
+    """A NumPy array of floats from a list, a NumPy array (not copied when it already holds floats)
+    or a backend array; integers and booleans become float64."""
     try:
-        host = to_numpy(values) if not isinstance(values, (list, tuple)) else np.asarray(values)
+        if isinstance(values, (list, tuple, np.ndarray)) or np.isscalar(values):
+            host = np.asarray(values)
+        else:
+            host = to_numpy(values)
     except (TypeError, ValueError) as error:
         raise TypeError(f"{name} must be an array of numbers, got {type(values).__name__}") from error
     if host.dtype == object or not (np.issubdtype(host.dtype, np.number) or host.dtype == bool):
         raise TypeError(f"{name} must hold numbers, got dtype {host.dtype}")
-    return host.astype(np.float64, copy=False)
+    if np.issubdtype(host.dtype, np.complexfloating):
+        raise TypeError(f"{name} must hold real numbers, got dtype {host.dtype}")
+    return host if np.issubdtype(host.dtype, np.floating) else host.astype(np.float64)
 
 
 def _check_finite(host: np.ndarray, name: str) -> None:

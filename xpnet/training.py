@@ -1,8 +1,9 @@
 """The training loop: mini-batch gradient descent with no host synchronization inside an epoch.
 
-Each epoch draws a fresh shuffle on the device, gathers the data once in that order, and runs
-forward, loss, backward and the optimizer on consecutive slices. Costs stay on the device and are
-read in one transfer at the end of the epoch, together with a finiteness check of the parameters.
+Each epoch draws a fresh shuffle on the device; every mini-batch gathers its rows in that order
+(one batch in memory, not a shuffled copy of the data set) and runs forward, loss, backward and the
+optimizer. Costs stay on the device and are read in one transfer at the end of the epoch, together
+with a finiteness check of the parameters.
 """
 from __future__ import annotations
 
@@ -75,12 +76,14 @@ def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
     back and raises; diverging models of a population are rolled back and frozen, the rest go on."""
     xp = model.backend.xp
     snapshot = _Snapshot(model, optimizer)
-    if order is not None:
-        X, Y = xp.take(X, order, axis=0), xp.take(Y, order, axis=0)
     lr = optimizer.learning_rate(model.epoch)
     series = {"cost": [], "penalty": [], "correct": []}
     for start, stop in bounds:
-        X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
+        if order is None:
+            X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
+        else:
+            rows = order[start:stop]
+            X_batch, Y_batch = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
         cost, penalty, logits = model.train_step(X_batch, Y_batch, loss, optimizer, l2)
         series["cost"].append(cost)
         if has_l2(l2):
