@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from xpnet.fast import select_kernels
 from xpnet.kernels import Kernels
 from xpnet.rng import RandomSource, make_random_source
 
@@ -98,7 +99,6 @@ def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str 
 
     ``fast``: use this backend's fast path if it has one (None: on unless ``XPNET_FAST=0``).
     """
-    from xpnet.fast import select_kernels
 
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")

@@ -17,7 +17,9 @@ import numpy as np
 from xpnet.history import History
 from xpnet.layers import layer_from_config
 from xpnet.losses import get_loss
+from xpnet.model import Sequential
 from xpnet.optim import optimizer_from_config
+from xpnet.rng import make_random_source
 
 FORMAT = "xpnet-model"
 VERSION = 1
@@ -46,8 +48,6 @@ def save(model, path, metadata: dict | None = None) -> None:
 
 def load(path, device: str | None = None, backend: str | None = None):
     """Rebuild a saved model, by default on the backend and device it was saved from."""
-    from xpnet.model import Sequential
-
     with np.load(os.fspath(path), allow_pickle=False) as archive:
         if "config" not in archive.files:
             raise ValueError(f"{path!s} is not an xpnet model file (no 'config' entry)")
@@ -80,7 +80,7 @@ def load(path, device: str | None = None, backend: str | None = None):
 
 def _random_states(model) -> dict:
     """The dropout and shuffle streams' states, where the backend's generator can give them."""
-    states = {"backend": model.backend.name}
+    states = {"backend": model.backend.name, "device": model.device}
     for name, source in (("model", model.backend.random), ("shuffle", model.shuffle_random)):
         try:
             states[name] = source.get_state() if source is not None else None
@@ -90,10 +90,8 @@ def _random_states(model) -> dict:
 
 
 def _restore_random_states(model, states: dict) -> None:
-    """Resume the saved random streams when loading onto the same kind of backend."""
-    from xpnet.rng import make_random_source
-
-    if states["backend"] != model.backend.name:
+    """Resume the saved random streams when loading onto the same backend and device."""
+    if (states["backend"], states["device"]) != (model.backend.name, model.device):
         return
     if states["model"] is not None:
         model.backend.random.set_state(states["model"])

@@ -13,6 +13,7 @@ from xpnet.history import History
 from xpnet.layers import BatchNorm, Dense, Dropout, Layer
 from xpnet.losses import get_loss
 from xpnet.params import FlatBuffer, Layout
+from xpnet.training import fit, has_l2
 
 EVAL_CHUNK = 8192  # rows per forward pass in predict/evaluate, to bound memory
 
@@ -149,7 +150,9 @@ class Sequential:
         return twin
 
     def to(self, device: str, backend: str | None = None) -> "Sequential":
-        """Move parameters, state and optimizer state to another device (and backend), in place."""
+        """Move parameters, state and optimizer state to another device (and backend), in place.
+
+        The dropout and shuffle random streams restart there from the model's seed."""
         params, state = self._params.to_host(), self._state.to_host()
         optimizer_state = self.optimizer.state_dict() if self.optimizer is not None else None
         self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seed, self.fast)
@@ -274,8 +277,6 @@ class Sequential:
             validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
             verbose: bool = False) -> History:
         """Train with mini-batch gradient descent; see :func:`xpnet.training.fit`."""
-        from xpnet.training import fit
-
         with self.backend.activate():
             return fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
                        validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
@@ -329,11 +330,6 @@ def _initial_values(specs_by_layer: dict, rng, scale: float, lead: tuple = ()) -
     """Starting values drawn in layer order from ``rng``; ``scale`` multiplies the decayed weights."""
     return {f"{i}.{spec.name}": spec.initial(rng, lead + spec.shape) * (scale if spec.decayed else 1.0)
             for i, specs in specs_by_layer.items() for spec in specs}
-
-
-def has_l2(l2) -> bool:
-    """Whether an L2 coefficient (a float, or a per-model device array) does anything."""
-    return not (isinstance(l2, float) and l2 == 0.0)
 
 
 def _scalar_or_array(values: np.ndarray):

@@ -16,9 +16,13 @@ from xpnet import data
 from xpnet.backend import to_numpy
 from xpnet.layers import Activation, BatchNorm
 from xpnet.losses import get_loss
-from xpnet.model import has_l2
 from xpnet.optim import Adam, Optimizer
 from xpnet.rng import make_random_source
+
+
+def has_l2(l2) -> bool:
+    """Whether an L2 coefficient (a float, or a per-model device array) does anything."""
+    return not (isinstance(l2, float) and l2 == 0.0)
 
 
 class DivergenceError(FloatingPointError):
