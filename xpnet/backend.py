@@ -58,7 +58,13 @@ class Backend:
 
     def zeros(self, shape, dtype=None):
         """A zero array of ``shape`` on this device."""
-        return self.xp.zeros(shape, dtype=self.dtype if dtype is None else dtype, device=self.device)
+        with self.activate():  # CuPy's creation functions use the current GPU, whatever device= says
+            return self.xp.zeros(shape, dtype=self.dtype if dtype is None else dtype, device=self.device)
+
+    def empty(self, shape, dtype=None):
+        """An uninitialized array of ``shape`` on this device."""
+        with self.activate():
+            return self.xp.empty(shape, dtype=self.dtype if dtype is None else dtype, device=self.device)
 
     def synchronize(self) -> None:
         """Wait until queued device work is done (a no-op on the CPU); call before reading a clock."""

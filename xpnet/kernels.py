@@ -91,6 +91,5 @@ class Workspace:
         shape = tuple(shape)
         buffer = self.buffers.get((key, shape))
         if buffer is None:
-            buffer = self.buffers[(key, shape)] = self.backend.xp.empty(
-                shape, dtype=self.backend.dtype, device=self.backend.device)
+            buffer = self.buffers[(key, shape)] = self.backend.empty(shape)
         return buffer

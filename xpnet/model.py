@@ -172,15 +172,17 @@ class Sequential:
         """
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
-        for layer in self.layers:
-            X = layer.forward(X, training)
+        with self.backend.activate():
+            for layer in self.layers:
+                X = layer.forward(X, training)
         return X
 
     def backward(self, grad_output, need_input_grad: bool = True):
         """Back-propagate ``dLoss/dOutput``; fills ``grads`` and returns ``dLoss/dX`` (or None)."""
         grad = grad_output
-        for index in range(len(self.layers) - 1, -1, -1):
-            grad = self.layers[index].backward(grad, need_dX=need_input_grad or index > 0)
+        with self.backend.activate():
+            for index in range(len(self.layers) - 1, -1, -1):
+                grad = self.layers[index].backward(grad, need_dX=need_input_grad or index > 0)
         return grad
 
     def loss_and_gradients(self, X, Y, loss, l2: float = 0.0):
@@ -202,8 +204,9 @@ class Sequential:
     def train_step(self, X, Y, loss, optimizer, l2: float = 0.0):
         """One mini-batch update on data already on the device: forward, loss, backward, optimizer
         step. Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
-        cost, penalty, logits = self.loss_and_gradients(X, Y, loss, l2)
-        optimizer.step(self._params, self._grads, self.epoch)
+        with self.backend.activate():
+            cost, penalty, logits = self.loss_and_gradients(X, Y, loss, l2)
+            optimizer.step(self._params, self._grads, self.epoch)
         return cost, penalty, logits
 
     def training_cost(self, X, Y, loss, l2: float = 0.0):
