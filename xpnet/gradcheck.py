@@ -57,6 +57,12 @@ def gradient_check(model, X, y, loss=None, l2: float = 0.0, epsilon: float = 1e-
     for layer in twin.layers:
         if isinstance(layer, Dropout):
             layer.freeze_mask = True
+    with twin.backend.activate():
+        return _check(twin, X, y, loss, l2, epsilon, max_params, seed)
+
+
+def _check(twin, X, y, loss, l2, epsilon, max_params, seed) -> GradientCheckReport:
+    """The check itself, on the float64 ``twin``."""
     X_device = twin._features_on_device(X)
     Y_device = twin.backend.asarray(data.check_targets(y, X_device.shape[0], loss.name, twin.output_dim))
     twin.loss_and_gradients(X_device, Y_device, loss, l2)
