@@ -263,8 +263,8 @@ class Sequential:
         logits = self._outputs(X)
         cost, _ = loss.value_and_grad(xp, logits, Y)
         if not loss.has_accuracy:
-            return {"loss": _scalar_or_array(to_numpy(cost))}
-        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y)]))
+            return {"loss": _scalar_or_array(to_numpy(cost).astype(np.float64))}
+        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y)])).astype(np.float64)
         return {"loss": _scalar_or_array(values[0]),
                 "accuracy": _scalar_or_array(values[1] / Y.shape[-2])}
 
