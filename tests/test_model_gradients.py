@@ -1,7 +1,6 @@
 """Whole-network gradients (back-propagation through every layer and loss) against torch autograd."""
 import numpy as np
 import pytest
-import torch
 
 import xpnet as xn
 from xpnet.losses import get_loss

@@ -18,6 +18,7 @@ import numpy as np
 
 from xpnet import schedules
 from xpnet.backend import to_numpy
+from xpnet.checks import per_model_numbers
 
 
 class Optimizer:
@@ -245,13 +246,11 @@ def _plain(value):
 
 def _check_range(name, value, low, high, high_open=False):
     """A finite number (or one per model) with ``low <= value <= high`` (``< high`` if ``high_open``)."""
-    values = np.asarray(value, dtype=np.float64)
-    below = values < high if high_open else values <= high
-    if values.ndim > 1 or not np.all((values >= low) & below & np.isfinite(values)):
-        bound = ")" if high_open else "]"
-        raise ValueError(f"{name} must be in [{low}, {high}{bound} (or one such value per model), "
-                         f"got {value!r}")
-    return float(values) if values.ndim == 0 else values.tolist()
+    def accept(values):
+        return (values >= low) & ((values < high) if high_open else (values <= high))
+
+    bound = ")" if high_open else "]"
+    return per_model_numbers(value, name, accept, f"in [{low}, {high}{bound} (or one such value per model)")
 
 
 def _check_beta(name, beta):
@@ -259,7 +258,4 @@ def _check_beta(name, beta):
 
 
 def _check_positive(name, value):
-    values = np.asarray(value, dtype=np.float64)
-    if values.ndim > 1 or not np.all((values > 0) & np.isfinite(values)):
-        raise ValueError(f"{name} must be > 0 (or one such value per model), got {value!r}")
-    return float(values) if values.ndim == 0 else values.tolist()
+    return per_model_numbers(value, name, lambda values: values > 0, "> 0 (or one such value per model)")

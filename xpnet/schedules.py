@@ -10,6 +10,8 @@ import math
 
 import numpy as np
 
+from xpnet.checks import per_model_numbers
+
 
 class Schedule:
     """Base class: ``schedule(t) -> lr`` with ``t`` counted in ``unit`` (``"epoch"`` or ``"step"``)."""
@@ -132,14 +134,8 @@ def check_learning_rate(lr):
     error naming ``lr``."""
     if callable(lr):
         return lr
-    try:
-        values = np.asarray(lr, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = np.asarray(math.nan)
-    if isinstance(lr, bool) or values.ndim > 1 or not np.all((values > 0) & np.isfinite(values)):
-        raise ValueError(f"lr must be a positive finite number (or one per model) or a schedule, "
-                         f"got {lr!r}")
-    return float(values) if values.ndim == 0 else values.tolist()
+    return per_model_numbers(lr, "lr", lambda values: values > 0,
+                             "a positive finite number (or one per model) or a schedule")
 
 
 def evaluate(lr, epoch: int, step: int):

@@ -7,13 +7,13 @@ with a finiteness check of the parameters.
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from xpnet import data
 from xpnet.backend import to_numpy
+from xpnet.checks import per_model_numbers
 from xpnet.layers import Activation, BatchNorm
 from xpnet.losses import get_loss
 from xpnet.optim import Adam, Optimizer
@@ -223,17 +223,12 @@ def _check_count(name, value):
 
 def _check_l2(model, l2):
     """A float, or for a population a device array ``(P,)`` (one coefficient per model)."""
-    try:
-        values = np.asarray(l2, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = np.asarray(math.nan)
-    if isinstance(l2, bool) or values.ndim > 1 or not np.all((values >= 0) & np.isfinite(values)):
-        raise ValueError(f"l2 must be a finite number >= 0 (or one per model), got {l2!r}")
-    if values.ndim == 0:
-        return float(values)
-    if values.shape != model.lead:
-        raise ValueError(f"l2 has {values.size} values; a population of {model.lead} models needs one each")
-    return model.backend.asarray(values)
+    l2 = per_model_numbers(l2, "l2", lambda values: values >= 0, "a finite number >= 0 (or one per model)")
+    if isinstance(l2, float):
+        return l2
+    if (len(l2),) != model.lead:
+        raise ValueError(f"l2 has {len(l2)} values; a population of {model.lead} models needs one each")
+    return model.backend.asarray(np.asarray(l2))
 
 
 def _progress_line(epoch, record, seconds) -> str:
