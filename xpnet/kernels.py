@@ -25,6 +25,8 @@ class Kernels:
     name = "reference"
     #: whether layers should hand out reusable ``out=`` buffers in training
     uses_buffers = False
+    #: activations this kernel set fuses with the Dense layer before them (:mod:`xpnet.fusion`)
+    fused_activations = frozenset()
 
     def __init__(self, xp):
         self.xp = xp
@@ -47,6 +49,17 @@ class Kernels:
 
     def activation_backward(self, name, dA, Z, A, out=None, **options):
         return ACTIVATIONS[name][1](self.xp, dA, Z, A, **options)
+
+    # a Dense layer and the activation after it (only for kinds in ``fused_activations``) ----
+
+    def bias_activation(self, name, Z, b, **options):
+        """``A = f(Z + b)`` written over ``Z`` (b may be None); returns A."""
+        raise NotImplementedError(f"{self.name} kernels do not fuse {name}")
+
+    def activation_bias_backward(self, name, dA, A, db, out, **options):
+        """``dZ = dA * f'(Z)`` into ``out``, with ``f'`` read off the output ``A``, and
+        ``db = sum_m dZ`` into ``db`` (if not None) in the same pass; returns dZ."""
+        raise NotImplementedError(f"{self.name} kernels do not fuse {name}")
 
     def dropout_forward(self, A, uniform, keep_prob, out=None):
         """Returns ``(A * mask, mask)``; ``mask = [uniform < keep_prob] / keep_prob``."""

@@ -100,15 +100,25 @@ class Dense(Layer):
         return np.broadcast_shapes(tuple(X.shape[:-2]), self.lead)
 
     def forward(self, X, training):
-        self.X = X
-        out = self.buffer("Z", self._stacked(X) + (X.shape[-2], self.units), training)
-        return self.kernels.dense_forward(X, self.params["W"], self.params.get("b"), out)
+        return self.product(X, training, add_bias=True)
 
     def backward(self, dZ, need_dX=True):
+        return self.product_backward(dZ, need_dX, sum_bias=True)
+
+    def product(self, X, training, add_bias: bool):
+        """``Z = X W``, plus b when ``add_bias``; X is kept for the backward pass."""
+        self.X = X
+        out = self.buffer("Z", self._stacked(X) + (X.shape[-2], self.units), training)
+        b = self.params.get("b") if add_bias else None
+        return self.kernels.dense_forward(X, self.params["W"], b, out)
+
+    def product_backward(self, dZ, need_dX: bool, sum_bias: bool):
+        """``dW = X^T dZ`` into the gradients, ``db = sum_m dZ`` too when ``sum_bias``; returns
+        ``dX = dZ W^T`` (None unless ``need_dX``)."""
         X = self.X
         dX_out = self.buffer("dX", self._stacked(X) + tuple(X.shape[-2:]), need_dX)
         return self.kernels.dense_backward(dZ, X, self.params["W"], self.grads["W"],
-                                           self.grads.get("b"), need_dX, dX_out)
+                                           self.grads.get("b") if sum_bias else None, need_dX, dX_out)
 
     def get_config(self):
         if callable(self.init):

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 
-from xpnet import data
+from xpnet import data, fusion
 from xpnet.backend import namespace_name, resolve_backend, to_numpy
 from xpnet.history import History
 from xpnet.layers import BatchNorm, Dense, Dropout, Layer
@@ -85,6 +85,7 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             layer.bind(self.backend, *(_local(buffer.views, i)
                                        for buffer in (self._params, self._grads, self._state)))
+        self._stages = fusion.stages(self.layers, self.backend.kernels)
 
     # parameters ------------------------------------------------------------------------------
 
@@ -173,16 +174,16 @@ class Sequential:
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
         with self.backend.activate():
-            for layer in self.layers:
-                X = layer.forward(X, training)
+            for stage in self._stages:
+                X = stage.forward(X, training)
         return X
 
     def backward(self, grad_output, need_input_grad: bool = True):
         """Back-propagate ``dLoss/dOutput``; fills ``grads`` and returns ``dLoss/dX`` (or None)."""
         grad = grad_output
         with self.backend.activate():
-            for index in range(len(self.layers) - 1, -1, -1):
-                grad = self.layers[index].backward(grad, need_dX=need_input_grad or index > 0)
+            for index in range(len(self._stages) - 1, -1, -1):
+                grad = self._stages[index].backward(grad, need_dX=need_input_grad or index > 0)
         return grad
 
     def loss_and_gradients(self, X, Y, loss, l2: float = 0.0):

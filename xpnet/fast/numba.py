@@ -1,5 +1,6 @@
-"""NumPy fast path with numba (the ``fast`` extra): each optimizer update and the ReLU backward
-as one fused loop instead of a chain of whole-array operations.
+"""NumPy fast path with numba (the ``fast`` extra): each optimizer update, the ReLU backward, and a
+Dense layer's bias with the ReLU or LeakyReLU after it, as one fused loop instead of a chain of
+whole-array operations.
 
 The loops read and write each array once and do their arithmetic in the arrays' dtype (float32
 vectors are twice as wide as float64 ones, and the results match NumPy's float32 arithmetic). They run
@@ -78,6 +79,38 @@ def _relu_backward(dA, Z, out):
         out[i] = dA[i] if Z[i] > 0 else zero
 
 
+# A Dense layer's bias and the (leaky) ReLU after it: ``(P, m, k)`` activations, ``(P, k)`` biases.
+# ``slope`` is the leaky slope (0 for ReLU); the derivative is read off the output, ``A > 0``.
+
+@_jit
+def _bias_leaky_relu(Z, b, slope, has_bias):
+    zero = Z.dtype.type(0)
+    alpha = Z.dtype.type(slope)
+    for model in range(Z.shape[0]):
+        for i in range(Z.shape[1]):
+            for j in range(Z.shape[2]):
+                v = Z[model, i, j] + b[model, j] if has_bias else Z[model, i, j]
+                Z[model, i, j] = v if v > zero else (alpha * v if slope != 0.0 else zero)
+
+
+@_jit
+def _leaky_relu_backward_bias(dA, A, dZ, db, slope, has_bias):
+    zero = dZ.dtype.type(0)
+    alpha = dZ.dtype.type(slope)
+    total = np.zeros(dZ.shape[2], dtype=np.float64)  # the bias gradient, summed in float64
+    for model in range(dZ.shape[0]):
+        total[:] = 0.0
+        for i in range(dZ.shape[1]):
+            for j in range(dZ.shape[2]):
+                upstream = dA[model, i, j]
+                v = upstream if A[model, i, j] > zero else (alpha * upstream if slope != 0.0 else zero)
+                dZ[model, i, j] = v
+                total[j] += v
+        if has_bias:
+            for j in range(dZ.shape[2]):
+                db[model, j] = total[j]
+
+
 @_jit
 def _add_bias(Z, b):
     for model in range(Z.shape[0]):
@@ -110,15 +143,23 @@ def _rows(*arrays):
     return [array.reshape(1, -1) if array.ndim == 1 else array for array in arrays]
 
 
+def _stacked(array, ndim: int):
+    """A single model's array as a stack of one (``(m, k) -> (1, m, k)``, a view) unless it already
+    has the stacked ``ndim``."""
+    return array if array.ndim == ndim else array[None]
+
+
 def _per_row(rows: int, *values):
     """Each hyperparameter (a float, or a ``(P, 1)`` array) as a float64 vector of ``rows`` values."""
     return [np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (rows,)) for value in values]
 
 
 class NumbaKernels(NumpyKernels):
-    """NumPy kernels plus fused numba loops for the optimizer updates and the ReLU backward."""
+    """NumPy kernels plus fused numba loops for the optimizer updates, the ReLU backward, and a Dense
+    layer's bias with a following (leaky) ReLU (see :mod:`xpnet.fusion`)."""
 
     name = "numba"
+    fused_activations = frozenset({"relu", "leaky_relu"})
 
     # A population's (P, m, k) arrays: NumPy broadcasts over tiny inner rows slowly; one loop does not.
 
@@ -141,6 +182,23 @@ class NumbaKernels(NumpyKernels):
                 _relu_backward(*flat)
                 return out
         return super().activation_backward(name, dA, Z, A, out, **options)
+
+    def bias_activation(self, name, Z, b, **options):
+        stack = _stacked(Z, 3)
+        has_bias = b is not None
+        bias = _stacked(b, 2) if has_bias else stack[:, 0, :]  # unread without a bias
+        _bias_leaky_relu(stack, bias, options.get("alpha", 0.0), has_bias)
+        return Z
+
+    def activation_bias_backward(self, name, dA, A, db, out, **options):
+        out = np.empty_like(A) if out is None else out
+        dZ = _stacked(out, 3)
+        has_bias = db is not None
+        bias_grad = _stacked(db, 2) if has_bias else dZ[:, 0, :]  # unwritten without a bias
+        upstream = _stacked(np.broadcast_to(dA, A.shape), 3)
+        _leaky_relu_backward_bias(upstream, _stacked(A, 3), dZ, bias_grad, options.get("alpha", 0.0),
+                                  has_bias)
+        return out
 
     def sgd_update(self, p, g, lr):
         rows = _rows(p, g)
