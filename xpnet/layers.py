@@ -97,7 +97,8 @@ class Dense(Layer):
 
     def _stacked(self, X) -> tuple:
         """Leading axes of the result: X's and the weights' broadcast together."""
-        return np.broadcast_shapes(tuple(X.shape[:-2]), self.lead)
+        lead = tuple(X.shape[:-2])
+        return lead if lead == self.lead else np.broadcast_shapes(lead, self.lead)
 
     def forward(self, X, training):
         return self.product(X, training, add_bias=True)

@@ -151,7 +151,8 @@ def _stacked(array, ndim: int):
 
 def _per_row(rows: int, *values):
     """Each hyperparameter (a float, or a ``(P, 1)`` array) as a float64 vector of ``rows`` values."""
-    return [np.broadcast_to(np.asarray(value, dtype=np.float64).reshape(-1), (rows,)) for value in values]
+    vectors = [np.asarray(value, dtype=np.float64).reshape(-1) for value in values]
+    return [vector if vector.shape[0] == rows else np.broadcast_to(vector, (rows,)) for vector in vectors]
 
 
 class NumbaKernels(NumpyKernels):
@@ -195,7 +196,7 @@ class NumbaKernels(NumpyKernels):
         dZ = _stacked(out, 3)
         has_bias = db is not None
         bias_grad = _stacked(db, 2) if has_bias else dZ[:, 0, :]  # unwritten without a bias
-        upstream = _stacked(np.broadcast_to(dA, A.shape), 3)
+        upstream = _stacked(dA if dA.shape == A.shape else np.broadcast_to(dA, A.shape), 3)
         _leaky_relu_backward_bias(upstream, _stacked(A, 3), dZ, bias_grad, options.get("alpha", 0.0),
                                   has_bias)
         return out

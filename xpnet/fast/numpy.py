@@ -37,7 +37,7 @@ class NumpyKernels(Kernels):
 
     def add_bias(self, Z, b):
         """In place: ``Z += b`` over the sample axis (``Z (..., m, k)``, ``b (..., k)``)."""
-        Z += self.module.expand_dims(b, -2)
+        Z += b[..., None, :]
 
     def sum_rows(self, dZ, out):
         """``out = sum_m dZ`` (the bias gradient), written into ``out``."""
