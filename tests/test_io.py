@@ -69,15 +69,14 @@ def test_not_an_xpnet_file(tmp_path):
         xn.load(tmp_path / "other.npz")
 
 
-@pytest.mark.parametrize("backend", ["numpy", "torch", "array_api_strict"])
-def test_interrupted_run_resumes_bit_exactly(tmp_path, backend):
+def test_interrupted_run_resumes_bit_exactly(tmp_path, where):
     """Shuffling and dropout continue the same random streams after a checkpoint."""
     rng = np.random.default_rng(3)
     X, y = rng.standard_normal((70, 4)), rng.integers(0, 3, 70)
 
     def fresh():
         return xn.Sequential([xn.Dense(12), xn.ReLU(), xn.Dropout(0.3), xn.Dense(3)], input_dim=4,
-                             dtype="float64", seed=1, backend=backend)
+                             dtype="float64", seed=1, **where)
 
     straight = fresh()
     straight.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=16, epochs=5, seed=2)

@@ -79,13 +79,10 @@ def load(path, device: str | None = None, backend: str | None = None):
 
 
 def _random_states(model) -> dict:
-    """The dropout and shuffle streams' states, where the backend's generator can give them."""
+    """The dropout and shuffle streams' states (no shuffle stream before the first ``fit``)."""
     states = {"backend": model.backend.name, "device": model.device}
     for name, source in (("model", model.backend.random), ("shuffle", model.shuffle_random)):
-        try:
-            states[name] = source.get_state() if source is not None else None
-        except NotImplementedError:
-            states[name] = None
+        states[name] = source.get_state() if source is not None else None
     return states
 
 
