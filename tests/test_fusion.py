@@ -101,3 +101,41 @@ def test_backward_leaves_the_callers_gradient_untouched():
     kept = upstream.copy()
     fast.backward(upstream)
     np.testing.assert_array_equal(upstream, kept)
+
+
+# Bias gradients are summed over spans of whole rows (at least 64 values) and folded to columns:
+# widths that divide the span, that leave a partial last span, and wider than one span.
+SHAPES = [(1, 1, 1), (1, 7, 5), (3, 64, 1), (3, 100, 2), (2, 13, 5), (1, 65, 63), (2, 9, 64), (1, 33, 65),
+          (2, 5, 130)]
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+@pytest.mark.parametrize("alpha", [0.0, 0.1])
+def test_activation_and_bias_gradient_for_every_width(shape, alpha):
+    kernels = xn.resolve_backend("numpy", "cpu", "float64").kernels
+    rng = np.random.default_rng(sum(shape))
+    dA, A = rng.standard_normal(shape), rng.standard_normal(shape)
+    db = np.empty((shape[0], shape[2]))
+    dZ = kernels.activation_bias_backward("leaky_relu", dA, A, db, np.empty(shape), alpha=alpha)
+    expected = np.where(A > 0, dA, alpha * dA)
+    np.testing.assert_array_equal(dZ, expected)
+    np.testing.assert_allclose(db, expected.sum(axis=1), rtol=1e-12, atol=1e-13)
+
+
+@pytest.mark.parametrize("shape", SHAPES, ids=str)
+def test_bias_gradient_of_an_unfused_layer_for_every_width(shape):
+    kernels = xn.resolve_backend("numpy", "cpu", "float64").kernels
+    dZ = np.random.default_rng(sum(shape)).standard_normal(shape)
+    db = np.empty((shape[0], shape[2]))
+    kernels.sum_rows(dZ, db)
+    np.testing.assert_allclose(db, dZ.sum(axis=1), rtol=1e-12, atol=1e-13)
+    single = np.empty(shape[2])
+    kernels.sum_rows(dZ[0], single)
+    np.testing.assert_allclose(single, dZ[0].sum(axis=0), rtol=1e-12, atol=1e-13)
+
+
+def test_float32_bias_gradient_of_an_unfused_layer_is_summed_in_float64():
+    kernels = xn.resolve_backend("numpy", "cpu", "float32").kernels
+    db = np.zeros(3, dtype=np.float32)
+    kernels.sum_rows(np.full((100_000, 3), 0.1, dtype=np.float32), db)
+    np.testing.assert_allclose(db, 100_000 * np.float64(np.float32(0.1)), rtol=1e-7)

@@ -94,24 +94,6 @@ def _bias_leaky_relu(Z, b, slope, has_bias):
 
 
 @_jit
-def _leaky_relu_backward_bias(dA, A, dZ, db, slope, has_bias):
-    zero = dZ.dtype.type(0)
-    alpha = dZ.dtype.type(slope)
-    total = np.zeros(dZ.shape[2], dtype=np.float64)  # the bias gradient, summed in float64
-    for model in range(dZ.shape[0]):
-        total[:] = 0.0
-        for i in range(dZ.shape[1]):
-            for j in range(dZ.shape[2]):
-                upstream = dA[model, i, j]
-                v = upstream if A[model, i, j] > zero else (alpha * upstream if slope != 0.0 else zero)
-                dZ[model, i, j] = v
-                total[j] += v
-        if has_bias:
-            for j in range(dZ.shape[2]):
-                db[model, j] = total[j]
-
-
-@_jit
 def _add_bias(Z, b):
     for model in range(Z.shape[0]):
         for i in range(Z.shape[1]):
@@ -119,14 +101,59 @@ def _add_bias(Z, b):
                 Z[model, i, j] += b[model, j]
 
 
+# Bias gradients: column sums of each model's (m, k) block, summed in float64. The block is read as
+# one flat row of m k values in spans of whole rows at least 64 values long, with one float64
+# accumulator per position in the span, then folded to k columns: the loop runs over the span, so it
+# vectorizes even where k is tiny (a population of 2-5-2-1 networks has k = 5, 2, 1).
+
 @_jit
-def _sum_rows(dZ, out):
+def _span(k):
+    """Values per span: the fewest whole rows of ``k`` that make at least 64."""
+    return -(-64 // k) * k
+
+
+@_jit
+def _fold_columns(position_sums, k, out):
+    """``out[c] = sum of position_sums[c], position_sums[c + k], ...`` for each of the k columns."""
+    for column in range(k):
+        total = 0.0
+        for position in range(column, position_sums.shape[0], k):
+            total += position_sums[position]
+        out[column] = total
+
+
+@_jit
+def _leaky_relu_backward_bias(dA, A, dZ, db, k, slope, has_bias):
+    """On flat ``(P, m k)`` rows: ``dZ = dA * f'(A)`` and ``db = sum_m dZ`` (if has_bias)."""
+    zero = dZ.dtype.type(0)
+    alpha = dZ.dtype.type(slope)
+    span = _span(k)
+    position_sums = np.zeros(span, dtype=np.float64)
     for model in range(dZ.shape[0]):
-        for j in range(dZ.shape[2]):
-            out[model, j] = 0
-        for i in range(dZ.shape[1]):
-            for j in range(dZ.shape[2]):
-                out[model, j] += dZ[model, i, j]
+        position_sums[:] = 0.0
+        for start in range(0, dZ.shape[1], span):
+            upstream, output = dA[model, start:start + span], A[model, start:start + span]
+            result = dZ[model, start:start + span]
+            for t in range(result.shape[0]):
+                v = upstream[t] if output[t] > zero else (alpha * upstream[t] if slope != 0.0 else zero)
+                result[t] = v
+                position_sums[t] += v
+        if has_bias:
+            _fold_columns(position_sums, k, db[model])
+
+
+@_jit
+def _sum_rows(dZ, out, k):
+    """On flat ``(P, m k)`` rows: ``out = sum_m dZ``."""
+    span = _span(k)
+    position_sums = np.zeros(span, dtype=np.float64)
+    for model in range(dZ.shape[0]):
+        position_sums[:] = 0.0
+        for start in range(0, dZ.shape[1], span):
+            values = dZ[model, start:start + span]
+            for t in range(values.shape[0]):
+                position_sums[t] += values[t]
+        _fold_columns(position_sums, k, out[model])
 
 
 def _flat(*arrays):
@@ -147,6 +174,13 @@ def _stacked(array, ndim: int):
     """A single model's array as a stack of one (``(m, k) -> (1, m, k)``, a view) unless it already
     has the stacked ``ndim``."""
     return array if array.ndim == ndim else array[None]
+
+
+def _model_rows(array):
+    """``(m, k)`` or ``(P, m, k)`` activations as one flat row per model, ``(P, m k)``: a view of a
+    C-contiguous array (a copy otherwise, so only ever pass written arrays that are contiguous)."""
+    stack = _stacked(array, 3)
+    return stack.reshape(stack.shape[0], -1)
 
 
 def _per_row(rows: int, *values):
@@ -171,10 +205,7 @@ class NumbaKernels(NumpyKernels):
             super().add_bias(Z, b)
 
     def sum_rows(self, dZ, out):
-        if dZ.ndim == 3 and out.ndim == 2:
-            _sum_rows(dZ, out)
-        else:
-            super().sum_rows(dZ, out)
+        _sum_rows(_model_rows(dZ), _stacked(out, 2), dZ.shape[-1])
 
     def activation_backward(self, name, dA, Z, A, out=None, **options):
         if name == "relu" and out is not None:
@@ -192,13 +223,13 @@ class NumbaKernels(NumpyKernels):
         return Z
 
     def activation_bias_backward(self, name, dA, A, db, out, **options):
-        out = np.empty_like(A) if out is None else out
-        dZ = _stacked(out, 3)
+        out = np.empty_like(A) if out is None or not out.flags.c_contiguous else out
         has_bias = db is not None
-        bias_grad = _stacked(db, 2) if has_bias else dZ[:, 0, :]  # unwritten without a bias
-        upstream = _stacked(dA if dA.shape == A.shape else np.broadcast_to(dA, A.shape), 3)
-        _leaky_relu_backward_bias(upstream, _stacked(A, 3), dZ, bias_grad, options.get("alpha", 0.0),
-                                  has_bias)
+        dZ = _model_rows(out)
+        bias_grad = _stacked(db, 2) if has_bias else dZ  # unwritten without a bias
+        upstream = _model_rows(dA if dA.shape == A.shape else np.broadcast_to(dA, A.shape))
+        _leaky_relu_backward_bias(upstream, _model_rows(A), dZ, bias_grad, A.shape[-1],
+                                  options.get("alpha", 0.0), has_bias)
         return out
 
     def sgd_update(self, p, g, lr):
