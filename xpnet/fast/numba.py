@@ -3,7 +3,8 @@ Dense layer's bias with the ReLU or LeakyReLU after it, as one fused loop instea
 whole-array operations.
 
 The loops read and write each array once and do their arithmetic in the arrays' dtype (float32
-vectors are twice as wide as float64 ones, and the results match NumPy's float32 arithmetic). They run
+vectors are twice as wide as float64 ones, and the results match NumPy's float32 arithmetic), except
+bias gradients, which are sums over the batch and are accumulated in float64. They run
 on one thread: a multi-threaded loop would fight OpenBLAS's worker threads, which keep spinning on
 the other cores after each matrix product. Compiled on first use, then cached on disk.
 """
@@ -196,7 +197,8 @@ class NumbaKernels(NumpyKernels):
     name = "numba"
     fused_activations = frozenset({"relu", "leaky_relu"})
 
-    # A population's (P, m, k) arrays: NumPy broadcasts over tiny inner rows slowly; one loop does not.
+    # A population's (P, m, k) arrays: NumPy broadcasts over tiny inner rows slowly; one loop does
+    # not. Bias gradients, of one model or many, are summed in float64 (NumPy sums rows in float32).
 
     def add_bias(self, Z, b):
         if Z.ndim == 3 and b.ndim == 2:
@@ -205,7 +207,10 @@ class NumbaKernels(NumpyKernels):
             super().add_bias(Z, b)
 
     def sum_rows(self, dZ, out):
-        _sum_rows(_model_rows(dZ), _stacked(out, 2), dZ.shape[-1])
+        if dZ.ndim in (2, 3) and out.ndim == dZ.ndim - 1:
+            _sum_rows(_model_rows(dZ), _stacked(out, 2), dZ.shape[-1])
+        else:
+            super().sum_rows(dZ, out)
 
     def activation_backward(self, name, dA, Z, A, out=None, **options):
         if name == "relu" and out is not None:
