@@ -100,11 +100,12 @@ def test_a_foreign_state_is_refused(state):
 @pytest.mark.skipif(not HAS_CUPY_GPU, reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cupy_kernels_draw_the_same_stream(dtype):
+    import array_api_compat.cupy as compat_cupy
     import cupy
 
     from xpnet.rng import CupyRandom
 
-    gpu, cpu = CupyRandom(5, None, cupy.cuda.Device(0)), numpy_source(5)
+    gpu, cpu = CupyRandom(5, compat_cupy, cupy.cuda.Device(0)), numpy_source(5)
     np.testing.assert_array_equal(cupy.asnumpy(gpu.uniform((300, 7), getattr(cupy, dtype))),
                                   cpu.uniform((300, 7), getattr(compat_numpy, dtype)))
     np.testing.assert_array_equal(cupy.asnumpy(gpu.permutation(1000)), cpu.permutation(1000))
