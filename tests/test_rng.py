@@ -1,11 +1,16 @@
 """The counter-based random stream (SplitMix64) used where a namespace has no savable generator:
 known values, uniformity, resuming from a saved state, and the same stream on every device."""
+import contextlib
+import sys
+import types
+
 import numpy as np
 import pytest
 from array_api_compat import numpy as compat_numpy
 
 from conftest import HAS_CUPY_GPU, host
-from xpnet.rng import CounterRandom
+from xpnet import rng
+from xpnet.rng import CounterRandom, CupyRandom
 
 #: the first outputs of the reference SplitMix64 generator started from state 0
 SPLITMIX64_FROM_ZERO = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
@@ -97,13 +102,38 @@ def test_a_foreign_state_is_refused(state):
     assert source.get_state()["counter"] == 0
 
 
+def test_cupy_source_bookkeeping_with_stand_in_kernels(monkeypatch):
+    """CupyRandom's own Python (counter, shapes, which kernel, namespace) run on the CPU against a
+    stand-in CuPy whose two kernels compute the documented stream with NumPy; the CUDA code itself is
+    checked bit for bit on a GPU by the next test."""
+
+    def stream(key, start, size):
+        source = numpy_source(0)
+        source.set_state({"generator": "splitmix64", "key": int(key), "counter": int(start)})
+        return source._raw(size)
+
+    def raw(key, start, out):
+        out[...] = stream(key, start, out.size)
+
+    def uniform(key, start, out):
+        z = stream(key, start, out.size).reshape(out.shape)
+        out[...] = (z >> 40) * 2.0 ** -24 if out.dtype == np.float32 else (z >> 11) * 2.0 ** -53
+
+    monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(empty=np.empty, uint64=np.uint64))
+    monkeypatch.setattr(rng, "_cupy_kernels", lambda: {"raw": raw, "uniform": uniform})
+    gpu, cpu = CupyRandom(9, compat_numpy, contextlib.nullcontext()), numpy_source(9)
+    for dtype in (np.float32, np.float64):
+        np.testing.assert_array_equal(gpu.uniform((4, 6, 3), dtype), cpu.uniform((4, 6, 3), dtype))
+    np.testing.assert_array_equal(gpu.permutation(50), cpu.permutation(50))
+    np.testing.assert_array_equal(gpu._raw(7), cpu._raw(7))
+    assert gpu.get_state() == cpu.get_state()
+
+
 @pytest.mark.skipif(not HAS_CUPY_GPU, reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cupy_kernels_draw_the_same_stream(dtype):
     import array_api_compat.cupy as compat_cupy
     import cupy
-
-    from xpnet.rng import CupyRandom
 
     gpu, cpu = CupyRandom(5, compat_cupy, cupy.cuda.Device(0)), numpy_source(5)
     np.testing.assert_array_equal(cupy.asnumpy(gpu.uniform((300, 7), getattr(cupy, dtype))),
