@@ -9,12 +9,14 @@ from xpnet.fast import select_kernels
 from xpnet.kernels import ACTIVATIONS, Kernels
 
 from conftest import HAS_CUPY_GPU, host
+from cupy_stand_in import cupy_kernels_on_numpy
 
 HAS_NUMBA = importlib.util.find_spec("numba") is not None
 FAST = [
     pytest.param(("numpy", "numpy"), id="numpy-out-buffers"),
     pytest.param(("numpy", "numba"), id="numba",
                  marks=pytest.mark.skipif(not HAS_NUMBA, reason="needs numba (the fast extra)")),
+    pytest.param(("numpy", "cupy"), id="cupy-kernels-on-numpy"),
     pytest.param(("cupy", "cupy"), id="cupy",
                  marks=pytest.mark.skipif(not HAS_CUPY_GPU, reason="needs CuPy and a CUDA GPU")),
 ]
@@ -29,6 +31,8 @@ def pair(request):
         from xpnet.fast.numpy import NumpyKernels
 
         fast = NumpyKernels(be.xp)
+    elif (backend_name, kernels_name) == ("numpy", "cupy"):
+        fast = cupy_kernels_on_numpy()
     else:
         fast = select_kernels(backend_name, be.xp, fast=True)
     assert fast.name == kernels_name
@@ -165,6 +169,26 @@ def test_training_with_and_without_fast_paths_agrees(make):
     assert fast.backend.kernels.name != "reference" and reference.backend.kernels.name == "reference"
     for name, value in reference.get_params().items():
         np.testing.assert_allclose(fast.get_params()[name], value, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("make", [lambda: xn.Momentum(0.1, nesterov=True), lambda: xn.RMSprop(0.01),
+                                  lambda: xn.Adam(0.01)], ids=["nesterov", "rmsprop", "adam"])
+def test_training_with_the_cupy_kernels_on_numpy_agrees(monkeypatch, make):
+    """The CuPy kernel set (through the stand-in) in whole training runs: dense, batch norm, every
+    activation, dropout and the update rules, against the reference kernels."""
+    monkeypatch.setattr(xn.backend, "select_kernels",
+                        lambda name, xp, fast=None: cupy_kernels_on_numpy() if fast else Kernels(xp))
+    X, y = np.random.default_rng(6).standard_normal((120, 5)), np.arange(120) % 3
+    params = {}
+    for fast in (True, False):
+        model = xn.Sequential([xn.Dense(12), xn.BatchNorm(), xn.ReLU(), xn.Dense(10), xn.Tanh(),
+                               xn.Dropout(0.25), xn.Dense(8), xn.LeakyReLU(0.05), xn.Dense(6), xn.Sigmoid(),
+                               xn.Dense(3)], input_dim=5, dtype="float64", seed=1, fast=fast)
+        assert model.backend.kernels.name == ("cupy" if fast else "reference")
+        model.fit(X, y, loss="softmax_cross_entropy", optimizer=make(), batch_size=40, epochs=3, seed=0)
+        params[fast] = model.get_params()
+    for name, value in params[False].items():
+        np.testing.assert_allclose(params[True][name], value, rtol=1e-9, atol=1e-12, err_msg=name)
 
 
 def test_environment_switch_turns_fast_paths_off(monkeypatch):
