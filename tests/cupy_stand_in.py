@@ -3,8 +3,9 @@ module that is NumPy plus an ElementwiseKernel which evaluates each kernel's C s
 
 This checks what can go wrong without a GPU (argument order, which arrays are outputs, the formulas
 as written, broadcasting of per-model hyperparameters); the CUDA compilation itself is left to the
-GPU run. The stand-in reads the small subset of C the kernels use: statements ``out = expr`` or
-``out -= expr`` separated by ``;``, ``(T)`` casts, ``sqrt``, and one top-level ``c ? a : b``.
+GPU run. The stand-in reads the small subset of C the kernels use: statements ``out = expr``,
+``out -= expr`` or ``T local = expr`` separated by ``;``, ``(T)`` casts, ``sqrt``, and one top-level
+``c ? a : b``.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import numpy as np
 
 import xpnet.fast
 
-_STATEMENT = re.compile(r"^\s*(\w+)\s*(-=|=)\s*(.+?)\s*$", re.S)
+_STATEMENT = re.compile(r"^\s*(?:T\s+)?(\w+)\s*(-=|=)\s*(.+?)\s*$", re.S)
 
 
 def _python_expression(expression: str) -> str:
@@ -51,7 +52,9 @@ class ElementwiseKernel:
         names = dict(zip(self.inputs, inputs)) | dict(zip(self.outputs, outputs))
         for target, operator, expression in self.statements:
             value = eval(_python_expression(expression), {"np": np}, names)  # noqa: S307 (test-only)
-            if operator == "=":
+            if target not in self.outputs:
+                names[target] = value  # a local
+            elif operator == "=":
                 names[target][...] = value
             else:
                 names[target][...] -= value

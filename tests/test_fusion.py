@@ -1,4 +1,5 @@
-"""Dense + activation fusion: which pairs fuse, and fused stages against the unfused reference."""
+"""Dense + activation fusion: which pairs fuse, and fused stages against the unfused reference, for
+the numba kernels and for the CuPy kernels (run on the CPU through the stand-in CuPy)."""
 import importlib.util
 
 import numpy as np
@@ -6,10 +7,22 @@ import pytest
 
 import xpnet as xn
 from xpnet.fusion import DenseActivation
+from xpnet.kernels import Kernels
 from xpnet.losses import get_loss
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
-                                reason="the fused kernels need numba (the fast extra)")
+from cupy_stand_in import cupy_kernels_on_numpy
+
+needs_numba = pytest.mark.skipif(importlib.util.find_spec("numba") is None,
+                                 reason="the fused kernels need numba (the fast extra)")
+
+
+@pytest.fixture(params=[pytest.param("numba", marks=needs_numba), "cupy-kernels-on-numpy"])
+def fused_kernels(request, monkeypatch):
+    """The kernel set that models made with ``fast=True`` get (NumPy arrays either way)."""
+    if request.param == "cupy-kernels-on-numpy":
+        monkeypatch.setattr(xn.backend, "select_kernels",
+                            lambda name, xp, fast=None: cupy_kernels_on_numpy() if fast else Kernels(xp))
+    return request.param
 
 
 class PlainDense(xn.Dense):
@@ -21,7 +34,7 @@ def stage_kinds(layers, fast=True):
     return [type(stage).__name__ for stage in model._stages]
 
 
-def test_dense_followed_by_relu_or_leaky_relu_fuses():
+def test_dense_followed_by_relu_or_leaky_relu_fuses(fused_kernels):
     assert stage_kinds([xn.Dense(3), xn.ReLU(), xn.Dense(3), xn.LeakyReLU(0.1), xn.Dense(2)]) == [
         "DenseActivation", "DenseActivation", "Dense"]
 
@@ -33,7 +46,7 @@ def test_dense_followed_by_relu_or_leaky_relu_fuses():
     (lambda: [PlainDense(3), xn.ReLU()], ["PlainDense", "ReLU"]),
     (lambda: [xn.ReLU(), xn.Dense(3)], ["ReLU", "Dense"]),
 ], ids=["tanh", "dropout-between", "batchnorm-between", "subclass", "activation-first"])
-def test_other_orders_stay_unfused(layers, expected):
+def test_other_orders_stay_unfused(fused_kernels, layers, expected):
     assert stage_kinds(layers()) == expected
 
 
@@ -61,7 +74,7 @@ NETWORKS = {
 
 @pytest.mark.parametrize("population", [None, 3], ids=["single", "population"])
 @pytest.mark.parametrize("network", sorted(NETWORKS))
-def test_fused_stages_equal_the_reference(network, population):
+def test_fused_stages_equal_the_reference(fused_kernels, network, population):
     fast, reference = _pair(NETWORKS[network], population)
     rng = np.random.default_rng(0)
     X = rng.standard_normal((11, 5))
@@ -81,6 +94,7 @@ def test_fused_stages_equal_the_reference(network, population):
     np.testing.assert_allclose(fast.forward(X), reference.forward(X), rtol=1e-12, atol=1e-14)
 
 
+@needs_numba
 def test_float32_bias_gradient_is_summed_in_float64():
     """100,000 rows of float32 0.1: a float32 running sum drifts by about 1e-3; summed in float64
     the bias gradient is the exact sum rounded once to float32."""
@@ -93,7 +107,7 @@ def test_float32_bias_gradient_is_summed_in_float64():
     np.testing.assert_allclose(db, exact, rtol=1e-7)
 
 
-def test_backward_leaves_the_callers_gradient_untouched():
+def test_backward_leaves_the_callers_gradient_untouched(fused_kernels):
     fast, _ = _pair(NETWORKS["last"])
     X = np.random.default_rng(2).standard_normal((6, 5))
     fast.forward(X, training=True)
@@ -109,6 +123,7 @@ SHAPES = [(1, 1, 1), (1, 7, 5), (3, 64, 1), (3, 100, 2), (2, 13, 5), (1, 65, 63)
           (2, 5, 130)]
 
 
+@needs_numba
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 @pytest.mark.parametrize("alpha", [0.0, 0.1])
 def test_activation_and_bias_gradient_for_every_width(shape, alpha):
@@ -122,6 +137,7 @@ def test_activation_and_bias_gradient_for_every_width(shape, alpha):
     np.testing.assert_allclose(db, expected.sum(axis=1), rtol=1e-12, atol=1e-13)
 
 
+@needs_numba
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_bias_gradient_of_an_unfused_layer_for_every_width(shape):
     kernels = xn.resolve_backend("numpy", "cpu", "float64").kernels
@@ -134,6 +150,7 @@ def test_bias_gradient_of_an_unfused_layer_for_every_width(shape):
     np.testing.assert_allclose(single, dZ[0].sum(axis=0), rtol=1e-12, atol=1e-13)
 
 
+@needs_numba
 def test_float32_bias_gradient_of_an_unfused_layer_is_summed_in_float64():
     kernels = xn.resolve_backend("numpy", "cpu", "float32").kernels
     db = np.zeros(3, dtype=np.float32)

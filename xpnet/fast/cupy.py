@@ -1,9 +1,9 @@
 """CuPy fast path: one fused ElementwiseKernel per elementwise chain, compiled once per dtype and cached.
 
 Matrix products write into reusable buffers (inherited from the NumPy fast path, which calls CuPy's
-identically named functions). Each optimizer update, activation backward, dropout and the
-elementwise parts of batch norm are a single kernel launch instead of a chain of whole-array
-operations, each of which would read and write the whole buffer again.
+identically named functions). Each optimizer update, activation backward, dropout, the elementwise
+parts of batch norm, and a Dense layer's bias with the (leaky) ReLU after it are a single kernel launch
+instead of a chain of whole-array operations, each of which would read and write the whole buffer again.
 """
 from __future__ import annotations
 
@@ -18,6 +18,13 @@ _ACTIVATION_BACKWARD = {
     "tanh": cupy.ElementwiseKernel("T dA, T A", "T dZ", "dZ = dA * ((T)1 - A * A)", "xpnet_tanh_backward"),
     "sigmoid": cupy.ElementwiseKernel("T dA, T A", "T dZ", "dZ = dA * A * ((T)1 - A)",
                                       "xpnet_sigmoid_backward"),
+}
+# A Dense layer's bias and the (leaky) ReLU after it, written over Z in place (see xpnet.fusion); the
+# backward reuses the kernels above with the output A in place of Z (A > 0 exactly where Z > 0).
+_BIAS_ACTIVATION = {
+    "relu": cupy.ElementwiseKernel("T b", "T Z", "T v = Z + b; Z = v > 0 ? v : (T)0", "xpnet_bias_relu"),
+    "leaky_relu": cupy.ElementwiseKernel("T b, T alpha", "T Z", "T v = Z + b; Z = v > 0 ? v : alpha * v",
+                                         "xpnet_bias_leaky_relu"),
 }
 _dropout = cupy.ElementwiseKernel(
     "T A, T u, T keep", "T out, T mask",
@@ -52,10 +59,22 @@ class CupyKernels(NumpyKernels):
 
     name = "cupy"
     module = cupy
+    fused_activations = frozenset(_BIAS_ACTIVATION)
 
     def activation_backward(self, name, dA, Z, A, out=None, **options):
         inputs = (dA, Z, *options.values()) if name in ("relu", "leaky_relu") else (dA, A)
         return _call(_ACTIVATION_BACKWARD[name], inputs, out)
+
+    def bias_activation(self, name, Z, b, **options):
+        bias = 0.0 if b is None else cupy.expand_dims(b, -2)
+        _BIAS_ACTIVATION[name](bias, *options.values(), Z)
+        return Z
+
+    def activation_bias_backward(self, name, dA, A, db, out, **options):
+        dZ = self.activation_backward(name, dA, A, A, out, **options)
+        if db is not None:
+            cupy.sum(dZ, axis=-2, out=db)
+        return dZ
 
     def dropout_forward(self, A, uniform, keep_prob, out=None):
         return _dropout(A, uniform, keep_prob)
