@@ -55,12 +55,17 @@ def test_reference_kernels_never_fuse():
 
 
 def _pair(layers, population=None, dtype="float64"):
-    """The same network with fused stages (fast) and with the reference kernels."""
+    """The same network with fused stages (fast) and with the reference kernels, every parameter
+    (biases included, which start at zero) set to the same random values."""
     kwargs = {"input_dim": 5, "dtype": dtype, "seed": [1, 2, 3] if population else 1,
               "population": population}
     fast = xn.Sequential(layers(), fast=True, **kwargs)
     reference = xn.Sequential(layers(), fast=False, **kwargs)
     assert any(isinstance(stage, DenseActivation) for stage in fast._stages)
+    rng = np.random.default_rng(9)
+    values = {name: rng.standard_normal(value.shape) for name, value in reference.get_params().items()}
+    fast.set_params(values)
+    reference.set_params(values)
     return fast, reference
 
 
