@@ -26,7 +26,7 @@ def test_matches_torch_batchnorm1d(where):
     reference = torch_batchnorm(features, eps, momentum)
     layer = xn.BatchNorm(eps=eps, momentum=momentum)
     model = xn.Sequential([layer], input_dim=features, dtype="float64", **where)
-    model.set_params({"0.gamma": reference.weight.detach().numpy(), "0.beta": reference.bias.detach().numpy()})
+    model.set_weights({"0.gamma": reference.weight.detach().numpy(), "0.beta": reference.bias.detach().numpy()})
     be = model.backend
     for step in range(4):
         Z = rng.standard_normal((16, features)) * 3 + 2
@@ -79,10 +79,10 @@ def test_gamma_and_beta_are_trained_but_never_decayed():
     model = xn.Sequential([xn.Dense(6), xn.BatchNorm(), xn.ReLU(), xn.Dense(2)], input_dim=3, dtype="float64")
     assert model._param_layout.n_decayed == 3 * 6 + 6 * 2
     X, y = rng.standard_normal((32, 3)), rng.integers(0, 2, 32)
-    before = model.get_params()
+    before = model.get_weights()
     model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.AdamW(0.01, weight_decay=0.5), epochs=2,
               l2=0.3, batch_size=8)
-    after = model.get_params()
+    after = model.get_weights()
     assert not np.allclose(after["1.gamma"], before["1.gamma"])
     assert not np.allclose(after["1.beta"], before["1.beta"])
 

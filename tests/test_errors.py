@@ -39,11 +39,11 @@ BAD_FIT_CALLS = [
 @pytest.mark.parametrize("make_call, message", BAD_FIT_CALLS)
 def test_bad_fit_input_raises_and_keeps_the_model(make_call, message):
     model, X, y = trained_model()
-    before, epoch = model.get_params(), model.epoch
+    before, epoch = model.get_weights(), model.epoch
     with pytest.raises((ValueError, TypeError), match=message):
         model.fit(**{"loss": "softmax_cross_entropy", **make_call(X, y)})
     for name, value in before.items():
-        np.testing.assert_array_equal(model.get_params()[name], value)
+        np.testing.assert_array_equal(model.get_weights()[name], value)
     assert model.epoch == epoch
 
 
@@ -101,6 +101,6 @@ def test_predict_before_fit_says_what_is_missing():
 def test_set_params_checks_names_and_shapes():
     model = xn.Sequential([xn.Dense(2)], input_dim=3)
     with pytest.raises(KeyError, match="unknown parameter '0.V'"):
-        model.set_params({"0.V": np.zeros((3, 2))})
-    with pytest.raises(ValueError, match=r"set_params\['0.W'\] must have shape \(3, 2\), got \(2, 3\)"):
-        model.set_params({"0.W": np.zeros((2, 3))})
+        model.set_weights({"0.V": np.zeros((3, 2))})
+    with pytest.raises(ValueError, match=r"set_weights\['0.W'\] must have shape \(3, 2\), got \(2, 3\)"):
+        model.set_weights({"0.W": np.zeros((2, 3))})

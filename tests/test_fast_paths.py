@@ -167,8 +167,8 @@ def train(fast, dtype="float64", optimizer=lambda: xn.Adam(0.01)):
 def test_training_with_and_without_fast_paths_agrees(make):
     fast, reference = train(True, optimizer=make), train(False, optimizer=make)
     assert fast.backend.kernels.name != "reference" and reference.backend.kernels.name == "reference"
-    for name, value in reference.get_params().items():
-        np.testing.assert_allclose(fast.get_params()[name], value, rtol=1e-9, atol=1e-12)
+    for name, value in reference.get_weights().items():
+        np.testing.assert_allclose(fast.get_weights()[name], value, rtol=1e-9, atol=1e-12)
 
 
 @pytest.mark.parametrize("make", [lambda: xn.Momentum(0.1, nesterov=True), lambda: xn.RMSprop(0.01),
@@ -186,7 +186,7 @@ def test_training_with_the_cupy_kernels_on_numpy_agrees(monkeypatch, make):
                                xn.Dense(3)], input_dim=5, dtype="float64", seed=1, fast=fast)
         assert model.backend.kernels.name == ("cupy" if fast else "reference")
         model.fit(X, y, loss="softmax_cross_entropy", optimizer=make(), batch_size=40, epochs=3, seed=0)
-        params[fast] = model.get_params()
+        params[fast] = model.get_weights()
     for name, value in params[False].items():
         np.testing.assert_allclose(params[True][name], value, rtol=1e-9, atol=1e-12, err_msg=name)
 

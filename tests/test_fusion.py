@@ -63,9 +63,9 @@ def _pair(layers, population=None, dtype="float64"):
     reference = xn.Sequential(layers(), fast=False, **kwargs)
     assert any(isinstance(stage, DenseActivation) for stage in fast._stages)
     rng = np.random.default_rng(9)
-    values = {name: rng.standard_normal(value.shape) for name, value in reference.get_params().items()}
-    fast.set_params(values)
-    reference.set_params(values)
+    values = {name: rng.standard_normal(value.shape) for name, value in reference.get_weights().items()}
+    fast.set_weights(values)
+    reference.set_weights(values)
     return fast, reference
 
 

@@ -21,13 +21,13 @@ ARCHITECTURES = {
 def test_gradient_check_passes(where, architecture, loss, l2):
     X, Y, k = _problem(loss, m=10)
     model = xn.Sequential(ARCHITECTURES[architecture](k), input_dim=5, dtype="float32", seed=1, **where)
-    before = model.get_params()
+    before = model.get_weights()
     report = xn.gradient_check(model, X, Y, loss=loss, l2=l2)
     assert report.passed, str(report)
     assert report.checked == model.count_params()
     assert set(report.per_parameter) == set(model.params)
     for name, value in before.items():  # the model itself is untouched, float32 and all
-        np.testing.assert_array_equal(model.get_params()[name], value)
+        np.testing.assert_array_equal(model.get_weights()[name], value)
     assert model.dtype == "float32"
 
 

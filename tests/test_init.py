@@ -43,7 +43,7 @@ def test_scale_multiplies_the_standard_deviation():
 def test_zeros_and_callable_and_biases():
     model = xn.Sequential([xn.Dense(4, init="zeros"), xn.Dense(2, init=lambda rng, shape, scale: np.ones(shape))],
                           input_dim=3)
-    params = model.get_params()
+    params = model.get_weights()
     assert not params["0.W"].any() and not params["0.b"].any() and not params["1.b"].any()
     assert (params["1.W"] == 1).all()
 
@@ -69,7 +69,7 @@ def test_zeros_never_break_symmetry(circles):
                            xn.Dense(1, init="zeros")], input_dim=2, dtype="float64")
     model.fit(X_train, y_train, loss="binary_cross_entropy", optimizer=xn.SGD(0.5), batch_size=None,
               epochs=200)
-    params = model.get_params()
+    params = model.get_weights()
     for layer in ("0", "2"):
         W, b = params[f"{layer}.W"], params[f"{layer}.b"]
         assert np.all(W == W[:, :1]) and np.all(b == b[0]), f"hidden units of layer {layer} differ"

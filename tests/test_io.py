@@ -24,8 +24,8 @@ def test_round_trip_is_exact(tmp_path, cpu_where):
     loaded = xn.load(path)
     assert loaded.backend.name == model.backend.name and loaded.device == model.device
     assert [repr(layer) for layer in loaded.layers] == [repr(layer) for layer in model.layers]
-    for name, value in model.get_params().items():
-        np.testing.assert_array_equal(loaded.get_params()[name], value)
+    for name, value in model.get_weights().items():
+        np.testing.assert_array_equal(loaded.get_weights()[name], value)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.epoch == 2 and loaded.history["loss"] == model.history["loss"]
 
@@ -87,8 +87,8 @@ def test_interrupted_run_resumes_bit_exactly(tmp_path, where):
     del interrupted
     resumed = xn.load(tmp_path / "checkpoint.npz")
     resumed.fit(X, y, batch_size=16, epochs=3)
-    for name, value in straight.get_params().items():
-        np.testing.assert_array_equal(resumed.get_params()[name], value)
+    for name, value in straight.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[name], value)
     assert resumed.history.iteration_cost == straight.history.iteration_cost
 
 
@@ -100,3 +100,27 @@ def test_population_round_trip(tmp_path):
     loaded = xn.load(tmp_path / "population.npz")
     assert loaded.population == 2 and loaded.optimizer.lr == [0.01, 0.1]
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+
+
+@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
+def test_pickle_and_deepcopy_give_identical_predictions(cpu_where, how):
+    import copy
+    import pickle
+
+    model, X, y = trained(cpu_where)
+    model.metadata = {"note": "kept"}
+    twin = pickle.loads(pickle.dumps(model)) if how == "pickle" else copy.deepcopy(model)
+    assert twin is not model and twin.backend.name == model.backend.name
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+    assert twin.optimizer.t == model.optimizer.t and twin.metadata == {"note": "kept"}
+    twin.fit(X, y, epochs=1)  # the copy trains on its own buffers
+    model.fit(X, y, epochs=1)
+    np.testing.assert_array_equal(twin.predict(X), model.predict(X))
+
+
+def test_old_weight_accessor_names_still_work_with_a_warning():
+    model = xn.Sequential([xn.Dense(2)], input_dim=3)
+    with pytest.warns(DeprecationWarning, match="get_weights"):
+        weights = model.get_params()
+    with pytest.warns(DeprecationWarning, match="set_weights"):
+        model.set_params(weights)

@@ -136,6 +136,6 @@ def test_saved_optimizer_continues_exactly(tmp_path, make):
     resumed = xn.load(tmp_path / "checkpoint.npz")
     assert resumed.optimizer.t == 12 and type(resumed.optimizer) is type(first.optimizer)
     resumed.fit(X, y, batch_size=16, epochs=3, shuffle=False)
-    for name, value in straight.get_params().items():
-        np.testing.assert_array_equal(resumed.get_params()[name], value)
+    for name, value in straight.get_weights().items():
+        np.testing.assert_array_equal(resumed.get_weights()[name], value)
     assert resumed.history["lr"] == straight.history["lr"]

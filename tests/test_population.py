@@ -30,9 +30,9 @@ def together(optimizer, l2=0.0, where=None, **options):
 
 
 def assert_members_equal(population, singles, rtol=1e-6):
-    stacked = population.get_params()
+    stacked = population.get_weights()
     for index, single in enumerate(singles):
-        for name, value in single.get_params().items():
+        for name, value in single.get_weights().items():
             np.testing.assert_allclose(stacked[name][index], value, rtol=rtol, atol=1e-12)
 
 
@@ -73,7 +73,7 @@ def test_every_optimizer_with_per_model_rates(make):
 def test_per_model_dropout_rates_and_init_scale():
     model = xn.Sequential(layers(dropout=[0.0, 0.5, 0.9]), input_dim=4, seed=[1, 1, 1], population=3,
                           init_scale=[1.0, 2.0, 0.5])
-    W = model.get_params()["0.W"]
+    W = model.get_weights()["0.W"]
     np.testing.assert_allclose(W[1], 2 * W[0], rtol=1e-6)
     np.testing.assert_allclose(W[2], 0.5 * W[0], rtol=1e-6)
     out = xn.to_numpy(model.layers[2].forward(model.backend.asarray(np.ones((3, 500, 8))), training=True))
@@ -88,12 +88,12 @@ def test_a_diverging_model_is_dropped_without_disturbing_the_rest():
         population.fit(X * 100, y, loss="mse", optimizer=xn.SGD(rates), batch_size=32, epochs=4, seed=9)
     assert population.alive.tolist() == [True, False, True]
     assert np.isnan(population.history["loss"][-1][1])
-    assert np.all(np.isfinite(population.get_params()["0.W"]))
+    assert np.all(np.isfinite(population.get_weights()["0.W"]))
     for index in (0, 2):
         model = xn.Sequential(layers(), input_dim=4, dtype="float64", seed=SEEDS[index])
         model.fit(X * 100, y, loss="mse", optimizer=xn.SGD(rates[index]), batch_size=32, epochs=4, seed=9)
-        for name, value in model.get_params().items():
-            np.testing.assert_allclose(population.get_params()[name][index], value, rtol=1e-6, atol=1e-12)
+        for name, value in model.get_weights().items():
+            np.testing.assert_allclose(population.get_weights()[name][index], value, rtol=1e-6, atol=1e-12)
 
 
 def test_population_evaluate_and_predict_per_model():

@@ -18,7 +18,7 @@ def test_l2_cost_and_gradients_match_autograd(where, loss):
                                                 get_loss(loss), l2=0.7)
     expected_cost, expected = oracle_gradients(model, X, Y, loss, l2=0.7)
     assert float(cost) + float(penalty) == pytest.approx(expected_cost, rel=1e-10)
-    weights = [value for name, value in model.get_params().items() if name.endswith(".W")]
+    weights = [value for name, value in model.get_weights().items() if name.endswith(".W")]
     assert float(penalty) == pytest.approx(0.7 / (2 * 16) * sum((W ** 2).sum() for W in weights), rel=1e-12)
     for name, grad in expected.items():
         assert_close(model.grads[name], grad, rtol=1e-6, atol=1e-12)
@@ -27,7 +27,7 @@ def test_l2_cost_and_gradients_match_autograd(where, loss):
 def test_history_reports_data_cost_and_penalty_separately():
     X, Y, _ = _problem("softmax_cross_entropy", m=64)
     model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(3)], input_dim=5, dtype="float64")
-    initial = model.get_params()
+    initial = model.get_weights()
     data_cost = model.evaluate(X, Y, loss="softmax_cross_entropy")["loss"]
     history = model.fit(X, Y, loss="softmax_cross_entropy", optimizer=xn.SGD(0.1), batch_size=None,
                         epochs=1, l2=0.5)
@@ -66,7 +66,7 @@ def unregularized():
 def test_l2_shrinks_weights_and_narrows_the_gap(unregularized):
     plain_gap, plain = unregularized
     gap, model = train_gap(big_network(), l2=1.0)
-    norm = lambda m: sum((v ** 2).sum() for k, v in m.get_params().items() if k.endswith(".W"))
+    norm = lambda m: sum((v ** 2).sum() for k, v in m.get_weights().items() if k.endswith(".W"))
     assert norm(model) < 0.5 * norm(plain)
     assert plain_gap > 0.15 and gap < plain_gap - 0.04
 
@@ -93,7 +93,7 @@ def test_dropout_is_the_identity_in_evaluation_and_predict_is_deterministic():
     model = xn.Sequential([xn.Dense(20), xn.ReLU(), xn.Dropout(0.5), xn.Dense(k)], input_dim=5)
     model.fit(X, Y, loss="softmax_cross_entropy", epochs=1)
     without = xn.Sequential([xn.Dense(20), xn.ReLU(), xn.Dense(k)], input_dim=5)
-    without.set_params({"0.W": model.params["0.W"], "0.b": model.params["0.b"],
+    without.set_weights({"0.W": model.params["0.W"], "0.b": model.params["0.b"],
                         "2.W": model.params["3.W"], "2.b": model.params["3.b"]})
     without.loss = model.loss
     np.testing.assert_array_equal(model.predict(X), model.predict(X))

@@ -22,8 +22,8 @@ def three_layer(where, dtype="float64", seed=0):
 def test_initial_weights_identical_on_every_backend(where):
     reference = three_layer({"backend": "numpy", "device": "cpu"}, dtype="float32")
     model = three_layer(where, dtype="float32")
-    for name, value in reference.get_params().items():
-        np.testing.assert_array_equal(model.get_params()[name], value)
+    for name, value in reference.get_weights().items():
+        np.testing.assert_array_equal(model.get_weights()[name], value)
 
 
 def test_sgd_training_numpy_and_torch_agree():
@@ -33,7 +33,7 @@ def test_sgd_training_numpy_and_torch_agree():
         model = three_layer({"backend": backend, "device": "cpu"})
         model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.SGD(lr=0.1), batch_size=16,
                   epochs=5, seed=0, shuffle=False)
-        final[backend] = model.get_params()
+        final[backend] = model.get_weights()
     for name, value in final["numpy"].items():
         np.testing.assert_allclose(final["torch"][name], value, rtol=1e-9, atol=1e-12)
 
@@ -46,7 +46,7 @@ def test_same_run_twice_is_bit_identical(cpu_where):
                               seed=4, **cpu_where)
         model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), batch_size=32,
                   epochs=3, seed=7)
-        results.append(model.get_params())
+        results.append(model.get_weights())
     for name in results[0]:
         np.testing.assert_array_equal(results[0][name], results[1][name])
 
@@ -84,8 +84,8 @@ def test_second_fit_continues_where_the_first_stopped():
               seed=3)
     twice.fit(X, y, batch_size=30, epochs=2)
     assert twice.epoch == 4 and twice.history.epochs == 4 and twice.optimizer.t == 16
-    for name, value in once.get_params().items():
-        np.testing.assert_allclose(twice.get_params()[name], value, rtol=1e-12)
+    for name, value in once.get_weights().items():
+        np.testing.assert_allclose(twice.get_weights()[name], value, rtol=1e-12)
 
 
 def test_history_records_training_and_validation():
@@ -123,11 +123,11 @@ def test_divergence_raises_and_keeps_last_finite_parameters():
     targets = np.random.default_rng(0).standard_normal((120, 3))
     model = xn.Sequential([xn.Dense(10), xn.ReLU(), xn.Dense(3)], input_dim=6, dtype="float64")
     model.fit(X, targets, loss="mse", optimizer=xn.SGD(0.01), epochs=1, batch_size=20)
-    before = model.get_params()
+    before = model.get_weights()
     with pytest.raises(xn.DivergenceError, match=r"epoch 2, iteration \d+ of 6.*smaller learning rate"):
         with np.errstate(all="ignore"):
             model.fit(X * 1e3, targets, optimizer=xn.SGD(10.0), epochs=3, batch_size=20)
-    after = model.get_params()
+    after = model.get_weights()
     for name, value in before.items():
         np.testing.assert_array_equal(after[name], value)
     assert model.epoch == 1 and model.history.epochs == 1

@@ -154,8 +154,8 @@ def test_babysitting_adjusts_and_resumes_exactly(tmp_path, moons):
     resumed = Babysitter.resume(tmp_path / "panda.npz", moons.X_train, moons.y_train, (moons.X_val, moons.y_val))
     assert resumed.optimizer.beta1 == 0.95 and resumed.settings["batch_size"] == 16
     resumed.train(3, verbose=False)
-    for name, value in straight.model.get_params().items():
-        np.testing.assert_array_equal(resumed.model.get_params()[name], value)
+    for name, value in straight.model.get_weights().items():
+        np.testing.assert_array_equal(resumed.model.get_weights()[name], value)
     assert resumed.model.history["lr"] == [0.01, 0.01, 0.002, 0.002, 0.002]
     with pytest.raises(ValueError, match="Adam has no hyperparameter 'momentum'"):
         resumed.adjust(momentum=0.9)

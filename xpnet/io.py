@@ -28,13 +28,18 @@ VERSION = 1
 def save(model, path, metadata: dict | None = None) -> None:
     """Write architecture, parameters, state, optimizer state, epoch count, history and random
     states to ``path``; ``metadata`` (JSON-serializable) comes back as ``model.metadata``."""
+    _write_atomically(os.fspath(path), to_arrays(model, metadata))
+
+
+def to_arrays(model, metadata: dict | None = None) -> dict:
+    """Everything :func:`save` writes, as name -> NumPy array (the JSON config as UTF-8 bytes)."""
     config = model.get_config()
     optimizer = model.optimizer
     config.update({"format": FORMAT, "version": VERSION, "epoch": model.epoch,
                    "loss": model.loss.name if model.loss is not None else None,
                    "history": model.history.to_dict(), "optimizer": None,
                    "alive": model.alive.tolist(), "random": _random_states(model),
-                   "metadata": metadata or {}})
+                   "metadata": model.metadata if metadata is None else metadata})
     arrays = {f"params/{name}": value for name, value in model._params.to_host().items()}
     arrays.update({f"state/{name}": value for name, value in model._state.to_host().items()})
     if optimizer is not None:
@@ -43,7 +48,7 @@ def save(model, path, metadata: dict | None = None) -> None:
                                "t": optimizer_state.pop("t")}
         arrays.update({f"optimizer/{slot}": value for slot, value in optimizer_state.items()})
     arrays["config"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
-    _write_atomically(os.fspath(path), arrays)
+    return arrays
 
 
 def load(path, device: str | None = None, backend: str | None = None):
@@ -51,17 +56,24 @@ def load(path, device: str | None = None, backend: str | None = None):
     with np.load(os.fspath(path), allow_pickle=False) as archive:
         if "config" not in archive.files:
             raise ValueError(f"{path!s} is not an xpnet model file (no 'config' entry)")
-        config = json.loads(archive["config"].tobytes().decode("utf-8"))
-        arrays = {name: archive[name] for name in archive.files if name != "config"}
+        arrays = {name: archive[name] for name in archive.files}
+    return from_arrays(arrays, device, backend, source=str(path))
+
+
+def from_arrays(arrays: dict, device: str | None = None, backend: str | None = None,
+                source: str = "the model data"):
+    """Inverse of :func:`to_arrays`: rebuild the model, by default where it was saved from."""
+    config = json.loads(arrays["config"].tobytes().decode("utf-8"))
+    arrays = {name: value for name, value in arrays.items() if name != "config"}
     if config.get("format") != FORMAT or config.get("version") != VERSION:
-        raise ValueError(f"{path!s} is not an xpnet model file of version {VERSION} "
+        raise ValueError(f"{source} is not an xpnet model file of version {VERSION} "
                          f"(format={config.get('format')!r}, version={config.get('version')!r})")
     if device is None and backend is None:
         device, backend = config["device"], config["backend"]
     layers = [layer_from_config(entry["class"], entry["config"]) for entry in config["layers"]]
     model = Sequential(layers, config["input_dim"], device=device or "cpu", dtype=config["dtype"],
                        seed=config["seed"], backend=backend, population=config.get("population"))
-    model.set_params({name.split("/", 1)[1]: value for name, value in arrays.items()
+    model.set_weights({name.split("/", 1)[1]: value for name, value in arrays.items()
                       if name.startswith(("params/", "state/"))})
     model.loss = get_loss(config["loss"]) if config["loss"] is not None else None
     model.epoch = config["epoch"]

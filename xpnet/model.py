@@ -62,6 +62,7 @@ class Sequential:
         self.epoch = 0
         self.alive = np.ones(self.lead, dtype=bool)  # models of a population still training
         self.shuffle_random = None  # made by fit, from fit's seed or the model's
+        self.metadata = {}  # JSON-serializable notes saved with the model (see xpnet.save)
 
     # construction ----------------------------------------------------------------------------
 
@@ -117,25 +118,44 @@ class Sequential:
     def count_params(self) -> int:
         return self._param_layout.size
 
-    def set_params(self, values: dict) -> None:
+    def set_weights(self, values: dict) -> None:
         """Copy values (NumPy or backend arrays) into the named parameters or state buffers."""
         targets = {**self.params, **self.state}
         checked = {}
         for name, value in values.items():
             if name not in targets:
-                raise KeyError(f"set_params: unknown parameter {name!r}; expected names from "
+                raise KeyError(f"set_weights: unknown parameter {name!r}; expected names from "
                                f"{sorted(targets)}")
-            host = data.as_host_array(value, f"set_params[{name!r}]")
+            host = data.as_host_array(value, f"set_weights[{name!r}]")
             if host.shape != tuple(targets[name].shape):
-                raise ValueError(f"set_params[{name!r}] must have shape {tuple(targets[name].shape)}, "
+                raise ValueError(f"set_weights[{name!r}] must have shape {tuple(targets[name].shape)}, "
                                  f"got {host.shape}")
             checked[name] = host
         for name, host in checked.items():
             targets[name][...] = self.backend.asarray(host)
 
-    def get_params(self) -> dict:
+    def get_weights(self) -> dict:
         """name -> NumPy copy of every parameter and state buffer."""
         return {**self._params.to_host(), **self._state.to_host()}
+
+    def get_params(self) -> dict:
+        """Deprecated name of :meth:`get_weights` (scikit-learn uses ``get_params`` for settings)."""
+        warnings.warn("Sequential.get_params is deprecated; use get_weights", DeprecationWarning,
+                      stacklevel=2)
+        return self.get_weights()
+
+    def set_params(self, values: dict) -> None:
+        """Deprecated name of :meth:`set_weights`."""
+        warnings.warn("Sequential.set_params is deprecated; use set_weights", DeprecationWarning,
+                      stacklevel=2)
+        self.set_weights(values)
+
+    def __reduce__(self):
+        """Pickle and deepcopy through the arrays of :func:`xpnet.save` (no Python objects of the
+        backend travel); unpickling resolves the backend and device again."""
+        from xpnet import io
+
+        return io.from_arrays, (io.to_arrays(self),)
 
     def clone(self, dtype: str | None = None, device: str | None = None,
               backend: str | None = None) -> "Sequential":
@@ -146,7 +166,7 @@ class Sequential:
         twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim,
                           device=device or self.device, dtype=dtype or self.dtype, seed=self.seed,
                           backend=backend, fast=self.fast, population=self.population)
-        twin.set_params(self.get_params())
+        twin.set_weights(self.get_weights())
         twin.loss = self.loss
         return twin
 
