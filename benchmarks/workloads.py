@@ -49,22 +49,24 @@ def memory_budget(batch: int, optimizer: str, widths=WIDTHS, itemsize: int = 4) 
 
 def _xpnet_step(device, optimizer, batch, fast, widths):
     import xpnet as xn
-    from xpnet.losses import get_loss
+    from xpnet.nn.losses import get_loss
+    from xpnet.training.regularization import L2
+    from xpnet.training.step import train_step
 
     layers = [layer for width in widths[1:-1] for layer in (xn.Dense(width), xn.ReLU())]
     model = xn.Sequential(layers + [xn.Dense(widths[-1])], input_dim=widths[0], device=device,
                           dtype="float32", seed=0, fast=fast)
     rule = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}[optimizer]
     opt = rule(lr=LR[optimizer])
-    opt.init(model._params)
+    opt.init(model.param_buffer)
     X, labels = synthetic_batch(batch)
     backend = model.backend
     X_device = backend.asarray(X[:, :widths[0]])
     Y_device = backend.asarray(np.eye(widths[-1], dtype=np.float32)[labels % widths[-1]])
-    loss = get_loss("softmax_cross_entropy")
+    loss, l2 = get_loss("softmax_cross_entropy"), L2(0.0, backend, model.lead)
 
     def step():
-        model.train_step(X_device, Y_device, loss, opt)
+        train_step(model, X_device, Y_device, loss, opt, l2)
         backend.synchronize()
 
     return step, backend

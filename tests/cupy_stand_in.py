@@ -1,4 +1,4 @@
-"""CuPy's fast-path kernels run on the CPU: ``xpnet/fast/cupy.py`` loaded against a stand-in ``cupy``
+"""CuPy's fast-path kernels run on the CPU: ``xpnet/kernels/cupy.py`` loaded against a stand-in ``cupy``
 module that is NumPy plus an ElementwiseKernel which evaluates each kernel's C statements with NumPy.
 
 This checks what can go wrong without a GPU (argument order, which arrays are outputs, the formulas
@@ -15,9 +15,12 @@ import re
 import sys
 import types
 
+import array_api_compat.numpy
 import numpy as np
 
-import xpnet.fast
+import xpnet.kernels
+import xpnet.kernels.numpy
+from xpnet.kernels import fast_kernels
 
 _STATEMENT = re.compile(r"^\s*(?:T\s+)?(\w+)\s*(-=|=)\s*(.+?)\s*$", re.S)
 
@@ -70,10 +73,10 @@ class _StandInCupy(types.ModuleType):
         return getattr(np, name)
 
 
-def cupy_kernels_on_numpy():
-    """A ``CupyKernels`` instance from ``xpnet/fast/cupy.py``, its ``cupy`` being the stand-in."""
-    path = pathlib.Path(xpnet.fast.__file__).parent / "cupy.py"
-    spec = importlib.util.spec_from_file_location("xpnet_fast_cupy_on_numpy", path)
+def cupy_module_on_numpy() -> types.ModuleType:
+    """``xpnet/kernels/cupy.py`` loaded with the stand-in as its ``cupy`` (named ``stand_in.cupy``)."""
+    path = pathlib.Path(xpnet.kernels.__file__).parent / "cupy.py"
+    spec = importlib.util.spec_from_file_location("stand_in.cupy", path)
     module = importlib.util.module_from_spec(spec)
     saved = sys.modules.get("cupy")
     sys.modules["cupy"] = _StandInCupy("cupy")
@@ -84,4 +87,9 @@ def cupy_kernels_on_numpy():
             del sys.modules["cupy"]
         else:
             sys.modules["cupy"] = saved
-    return module.CupyKernels(np)
+    return module
+
+
+def cupy_kernels_on_numpy():
+    """The CuPy kernel set (cupy.py, then the NumPy fast path, then the reference) over NumPy arrays."""
+    return fast_kernels("cupy", [cupy_module_on_numpy(), xpnet.kernels.numpy], np, array_api_compat.numpy)

@@ -41,13 +41,13 @@ def loss_value(name, Z, Y):
 
 def torch_network(model):
     """A torch function of (X, *params) mirroring an xpnet Sequential layer by layer."""
-    from xpnet.layers import Activation, BatchNorm, Dense
+    from xpnet.nn.layers import Activation, BatchNorm, Dense
 
     def forward(X, params):
         A = X
         for i, layer in enumerate(model.layers):
             if isinstance(layer, Dense):
-                A = A @ params[f"{i}.W"] + (params[f"{i}.b"] if f"{i}.b" in params else 0.0)
+                A = A @ params[f"{i}.W"] + params.get(f"{i}.b", 0.0)
             elif isinstance(layer, Activation):
                 A = ACTIVATIONS[type(layer).__name__](A)
             elif isinstance(layer, BatchNorm):
@@ -59,3 +59,25 @@ def torch_network(model):
         return A
 
     return forward
+
+
+def problem(loss, m=16, n=5, k=3, seed=0):
+    """``(X, Y, outputs)``: random features and targets of the form ``loss`` takes."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n))
+    if loss == "binary_cross_entropy":
+        return X, (rng.random((m, 1)) > 0.5).astype(float), 1
+    if loss == "softmax_cross_entropy":
+        return X, np.eye(k)[rng.integers(0, k, m)], k
+    return X, rng.standard_normal((m, k)), k
+
+
+def network_gradients(model, X, Y, loss, l2=0.0):
+    """Cost and d cost / d params computed by torch autograd on the model's current weights, with the
+    L2 penalty ``l2 / (2 m) * sum(W^2)`` over Dense weights."""
+    params = {name: tensor(value, grad=True) for name, value in model.param_buffer.to_host().items()}
+    cost = loss_value(loss, torch_network(model)(tensor(X), params), tensor(Y))
+    weights = [p for name, p in params.items() if name.endswith(".W")]
+    cost = cost + l2 / (2 * X.shape[0]) * sum((W ** 2).sum() for W in weights)
+    cost.backward()
+    return cost.item(), {name: p.grad.numpy() for name, p in params.items()}

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
+from xpnet.nn.layers import layer_from_config
 
 
 def trained_model():
@@ -75,7 +76,7 @@ def test_unknown_activation_or_layer_is_refused():
     with pytest.raises(TypeError, match=r"layers\[1\] must be an xpnet layer .* got 'relu'"):
         xn.Sequential([xn.Dense(2), "relu"], input_dim=3)
     with pytest.raises(ValueError, match=r"unknown layer 'Swish'"):
-        xn.layers.layer_from_config("Swish", {})
+        layer_from_config("Swish", {})
     with pytest.raises(ValueError, match=r"init must be one of .* got 'orthogonal'"):
         xn.Dense(3, init="orthogonal")
 

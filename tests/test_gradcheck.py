@@ -4,7 +4,7 @@ import pytest
 
 import xpnet as xn
 
-from test_model_gradients import _problem
+import oracle
 
 ARCHITECTURES = {
     "relu": lambda k: [xn.Dense(5), xn.ReLU(), xn.Dense(4), xn.ReLU(), xn.Dense(k)],
@@ -19,7 +19,7 @@ ARCHITECTURES = {
 @pytest.mark.parametrize("loss", ["binary_cross_entropy", "softmax_cross_entropy", "mse"])
 @pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
 def test_gradient_check_passes(where, architecture, loss, l2):
-    X, Y, k = _problem(loss, m=10)
+    X, Y, k = oracle.problem(loss, m=10)
     model = xn.Sequential(ARCHITECTURES[architecture](k), input_dim=5, dtype="float32", seed=1, **where)
     before = model.get_weights()
     report = xn.gradient_check(model, X, Y, loss=loss, l2=l2)
@@ -34,14 +34,14 @@ def test_gradient_check_passes(where, architecture, loss, l2):
 class BrokenDense(xn.Dense):
     """A test double whose weight gradient is 10% too large."""
 
-    def backward(self, dZ, need_dX=True):
-        dX = super().backward(dZ, need_dX)
+    def backward(self, dZ, workspace, need_dX=True):
+        dX = super().backward(dZ, workspace, need_dX)
         self.grads["W"][...] = self.grads["W"] * 1.1
         return dX
 
 
 def test_planted_bug_is_caught(where):
-    X, Y, k = _problem("softmax_cross_entropy", m=10)
+    X, Y, k = oracle.problem("softmax_cross_entropy", m=10)
     model = xn.Sequential([xn.Dense(5), xn.Tanh(), BrokenDense(4), xn.Tanh(), xn.Dense(k)], input_dim=5,
                           **where)
     report = xn.gradient_check(model, X, Y, loss="softmax_cross_entropy")
@@ -51,7 +51,7 @@ def test_planted_bug_is_caught(where):
 
 
 def test_subset_of_parameters():
-    X, Y, k = _problem("softmax_cross_entropy", m=10)
+    X, Y, k = oracle.problem("softmax_cross_entropy", m=10)
     model = xn.Sequential([xn.Dense(50), xn.ReLU(), xn.Dense(k)], input_dim=5)
     report = xn.gradient_check(model, X, Y, loss="softmax_cross_entropy", max_params=40, seed=3)
     assert report.checked == 40 and report.passed

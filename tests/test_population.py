@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
+from xpnet.params import Workspace
 
 rng = np.random.default_rng(0)
 X = rng.standard_normal((90, 4))
@@ -76,7 +77,8 @@ def test_per_model_dropout_rates_and_init_scale():
     W = model.get_weights()["0.W"]
     np.testing.assert_allclose(W[1], 2 * W[0], rtol=1e-6)
     np.testing.assert_allclose(W[2], 0.5 * W[0], rtol=1e-6)
-    out = xn.to_numpy(model.layers[2].forward(model.backend.asarray(np.ones((3, 500, 8))), training=True))
+    out = xn.to_numpy(model.layers[2].forward(model.backend.asarray(np.ones((3, 500, 8))), Workspace(model.backend),
+                                                training=True))
     kept = (out > 0).mean(axis=(1, 2))
     np.testing.assert_allclose(kept, [1.0, 0.5, 0.1], atol=0.03)
 
@@ -103,9 +105,9 @@ def test_population_evaluate_and_predict_per_model():
 
 
 def test_population_arguments_are_checked():
-    with pytest.raises(ValueError, match=r"seed has 2 values; expected one per model \(3\)"):
+    with pytest.raises(ValueError, match="seed has 2 values; a population of 3 models needs one each"):
         xn.Sequential(layers(), input_dim=4, seed=[1, 2], population=3)
     with pytest.raises(ValueError, match="population must be a positive int"):
         xn.Sequential(layers(), input_dim=4, population=0)
-    with pytest.raises(ValueError, match="one value per model.*needs a population"):
+    with pytest.raises(ValueError, match="lr has 2 values, one per model, which needs a population model"):
         xn.Sequential(layers(), input_dim=4).fit(X, y, loss="binary_cross_entropy", optimizer=xn.SGD([0.1, 0.2]))

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from array_api_compat import numpy as compat_numpy
 
-from conftest import HAS_CUPY_GPU, host
 from xpnet import rng
 from xpnet.rng import CounterRandom, CupyRandom
+
+import support
 
 #: the first outputs of the reference SplitMix64 generator started from state 0
 SPLITMIX64_FROM_ZERO = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
@@ -29,13 +30,13 @@ def numpy_source(seed):
 def test_reference_values():
     source = numpy_source(0)
     source.set_state({"generator": "splitmix64", "key": 0, "counter": 0})
-    assert [int(value) for value in source._raw(3)] == SPLITMIX64_FROM_ZERO
+    assert [int(value) for value in source.raw(3)] == SPLITMIX64_FROM_ZERO
 
 
 def test_the_stream_does_not_depend_on_how_draws_are_split():
     whole, pieces = numpy_source(4), numpy_source(4)
-    expected = whole._raw(12)
-    np.testing.assert_array_equal(np.concatenate([pieces._raw(5), pieces._raw(7)]), expected)
+    expected = whole.raw(12)
+    np.testing.assert_array_equal(np.concatenate([pieces.raw(5), pieces.raw(7)]), expected)
     assert pieces.get_state() == whole.get_state() == {"generator": "splitmix64", "key": whole.key, "counter": 12}
 
 
@@ -77,11 +78,11 @@ def test_a_saved_state_resumes_the_stream():
     source = strict_source(3)
     source.uniform((4, 5), array_api_strict.float32)
     saved = source.get_state()
-    expected = host(source.permutation(9)), host(source._raw(6))
+    expected = support.host(source.permutation(9)), support.host(source.raw(6))
     resumed = strict_source(None)
     resumed.set_state(saved)
-    np.testing.assert_array_equal(host(resumed.permutation(9)), expected[0])
-    np.testing.assert_array_equal(host(resumed._raw(6)), expected[1])
+    np.testing.assert_array_equal(support.host(resumed.permutation(9)), expected[0])
+    np.testing.assert_array_equal(support.host(resumed.raw(6)), expected[1])
 
 
 def test_same_stream_on_another_namespace_and_device():
@@ -90,7 +91,7 @@ def test_same_stream_on_another_namespace_and_device():
     on_device = strict_source(11)
     values = on_device.uniform((3, 4), array_api_strict.float64)
     assert values.device == array_api_strict.Device("device1")
-    np.testing.assert_array_equal(host(values), numpy_source(11).uniform((3, 4), compat_numpy.float64))
+    np.testing.assert_array_equal(support.host(values), numpy_source(11).uniform((3, 4), compat_numpy.float64))
 
 
 @pytest.mark.parametrize("state", [None, {"key": 1, "counter": 0}, {"generator": "pcg64", "key": 1, "counter": 0},
@@ -110,7 +111,7 @@ def test_cupy_source_bookkeeping_with_stand_in_kernels(monkeypatch):
     def stream(key, start, size):
         source = numpy_source(0)
         source.set_state({"generator": "splitmix64", "key": int(key), "counter": int(start)})
-        return source._raw(size)
+        return source.raw(size)
 
     def raw(key, start, out):
         out[...] = stream(key, start, out.size)
@@ -120,16 +121,16 @@ def test_cupy_source_bookkeeping_with_stand_in_kernels(monkeypatch):
         out[...] = (z >> 40) * 2.0 ** -24 if out.dtype == np.float32 else (z >> 11) * 2.0 ** -53
 
     monkeypatch.setitem(sys.modules, "cupy", types.SimpleNamespace(empty=np.empty, uint64=np.uint64))
-    monkeypatch.setattr(rng, "_cupy_kernels", lambda: {"raw": raw, "uniform": uniform})
+    monkeypatch.setattr(rng, "cupy_kernels", lambda: {"raw": raw, "uniform": uniform})
     gpu, cpu = CupyRandom(9, compat_numpy, contextlib.nullcontext()), numpy_source(9)
     for dtype in (np.float32, np.float64):
         np.testing.assert_array_equal(gpu.uniform((4, 6, 3), dtype), cpu.uniform((4, 6, 3), dtype))
     np.testing.assert_array_equal(gpu.permutation(50), cpu.permutation(50))
-    np.testing.assert_array_equal(gpu._raw(7), cpu._raw(7))
+    np.testing.assert_array_equal(gpu.raw(7), cpu.raw(7))
     assert gpu.get_state() == cpu.get_state()
 
 
-@pytest.mark.skipif(not HAS_CUPY_GPU, reason="needs CuPy and a CUDA GPU")
+@pytest.mark.skipif(not support.HAS_CUPY_GPU, reason="needs CuPy and a CUDA GPU")
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_cupy_kernels_draw_the_same_stream(dtype):
     import array_api_compat.cupy as compat_cupy
@@ -139,5 +140,5 @@ def test_cupy_kernels_draw_the_same_stream(dtype):
     np.testing.assert_array_equal(cupy.asnumpy(gpu.uniform((300, 7), getattr(cupy, dtype))),
                                   cpu.uniform((300, 7), getattr(compat_numpy, dtype)))
     np.testing.assert_array_equal(cupy.asnumpy(gpu.permutation(1000)), cpu.permutation(1000))
-    np.testing.assert_array_equal(cupy.asnumpy(gpu._raw(33)), cpu._raw(33))
+    np.testing.assert_array_equal(cupy.asnumpy(gpu.raw(33)), cpu.raw(33))
     assert gpu.get_state() == cpu.get_state()

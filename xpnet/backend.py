@@ -20,8 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xpnet.fast import select_kernels
-from xpnet.kernels import Kernels
+from xpnet.kernels import Kernels, select_kernels
 from xpnet.rng import RandomSource, make_random_source
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")

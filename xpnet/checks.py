@@ -1,4 +1,5 @@
-"""Argument checks shared by the optimizers, the schedules and ``fit``."""
+"""Argument checks shared across the package: each normalizes one kind of argument or raises an error
+that names the argument, the value seen and what was expected."""
 from __future__ import annotations
 
 import math
@@ -6,11 +7,36 @@ import math
 import numpy as np
 
 
-def per_model_numbers(value, name: str, accept, expected: str):
+def positive_int(value, name: str) -> int:
+    """An int >= 1 (Python or NumPy integer, not bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def count(value, name: str) -> int:
+    """An int >= 0 (Python or NumPy integer, not bool)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
+    return int(value)
+
+
+def population(value) -> tuple:
+    """The leading axes of a population: ``()`` for None (one model), ``(P,)`` for P stacked models."""
+    if value is None:
+        return ()
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"population must be a positive int (the number of stacked models) or None, "
+                         f"got {value!r}")
+    return (int(value),)
+
+
+def per_model_numbers(value, name: str, accept, expected: str, lead: tuple | None = None):
     """``value`` as a float, or as a list with one float per model of a population.
 
     Every entry must be finite and pass ``accept`` (a function of a float64 array returning booleans);
-    otherwise ``ValueError("{name} must be {expected}, got {value!r}")``.
+    otherwise ``ValueError("{name} must be {expected}, got {value!r}")``. With ``lead`` (the model's
+    population axes), a list must have one value per model and needs a population.
     """
     try:
         values = np.asarray(value, dtype=np.float64)
@@ -18,4 +44,52 @@ def per_model_numbers(value, name: str, accept, expected: str):
         values = np.asarray(math.nan)
     if isinstance(value, bool) or values.ndim > 1 or not np.all(accept(values) & np.isfinite(values)):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
-    return float(values) if values.ndim == 0 else values.tolist()
+    if values.ndim == 0:
+        return float(values)
+    if lead is not None:
+        _check_one_each(name, len(values), lead)
+    return values.tolist()
+
+
+def one_per_model(value, name: str, lead: tuple) -> list:
+    """Any per-model setting (seeds, say) as a list of one value per model: a single value is
+    repeated; a sequence must have exactly one value per model of a population."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        _check_one_each(name, len(value), lead)
+        return list(value)
+    return [value] * (lead[0] if lead else 1)
+
+
+def _check_one_each(name: str, given: int, lead: tuple) -> None:
+    if not lead:
+        raise ValueError(f"{name} has {given} values, one per model, which needs a population model "
+                         "(population=P); give a single value")
+    if given != lead[0]:
+        raise ValueError(f"{name} has {given} values; a population of {lead[0]} models needs one each")
+
+
+def in_range(value, name: str, low: float, high: float, high_open: bool = False, lead: tuple | None = None):
+    """A finite number (or one per model) with ``low <= value <= high`` (``< high`` if ``high_open``)."""
+    def accept(values):
+        return (values >= low) & ((values < high) if high_open else (values <= high))
+
+    bound = ")" if high_open else "]"
+    return per_model_numbers(value, name, accept, f"in [{low}, {high}{bound} (or one such value per model)",
+                             lead)
+
+
+def averaging_beta(value, name: str, lead: tuple | None = None):
+    """An exponential-average weight in [0, 1) (or one per model)."""
+    return in_range(value, name, 0.0, 1.0, high_open=True, lead=lead)
+
+
+def positive(value, name: str, lead: tuple | None = None):
+    """A finite number > 0 (or one per model)."""
+    return per_model_numbers(value, name, lambda values: values > 0, "> 0 (or one such value per model)",
+                             lead)
+
+
+def non_negative(value, name: str, lead: tuple | None = None):
+    """A finite number >= 0 (or one per model)."""
+    return per_model_numbers(value, name, lambda values: values >= 0,
+                             "a finite number >= 0 (or one per model)", lead)

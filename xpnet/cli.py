@@ -6,9 +6,9 @@ import sys
 import time
 
 from xpnet import datasets
-from xpnet.layers import Dense, ReLU
 from xpnet.model import Sequential
-from xpnet.optim import SGD, Adam, Momentum, RMSprop
+from xpnet.nn.layers import Dense, ReLU
+from xpnet.training.optim import SGD, Adam, Momentum, RMSprop
 
 OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}
 #: dataset -> (hidden layer widths, loss)

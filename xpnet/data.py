@@ -112,7 +112,7 @@ def batch_bounds(m: int, batch_size: int) -> list:
 class Standardizer:
     """Per-feature ``(X - mean) / std`` with statistics from the training set (std 0 becomes 1)."""
 
-    def fit(self, X) -> "Standardizer":
+    def fit(self, X) -> Standardizer:
         X = np.asarray(X, dtype=np.float64)
         self.mean = X.mean(axis=0)
         std = X.std(axis=0)

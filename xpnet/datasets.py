@@ -5,6 +5,8 @@ standardized by the training split's statistics and a stratified, seeded split.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from xpnet.data import Standardizer
 
 
@@ -17,7 +19,7 @@ def _sklearn():
     return sklearn
 
 
-def _split(X, y, test_size, seed):
+def _train_test_split(X, y, test_size, seed):
     sklearn = _sklearn()
     X_train, X_test, y_train, y_test = sklearn.model_selection.train_test_split(
         X, y, test_size=test_size, random_state=seed, stratify=y)
@@ -28,13 +30,13 @@ def _split(X, y, test_size, seed):
 def digits(test_size: float = 0.2, seed: int = 0):
     """scikit-learn's bundled 8x8 handwritten digits: 1797 images, 64 features, 10 classes."""
     X, y = _sklearn().datasets.load_digits(return_X_y=True)
-    return _split(X, y, test_size, seed)
+    return _train_test_split(X, y, test_size, seed)
 
 
 def moons(n_samples: int = 300, noise: float = 0.2, test_size: float = 0.2, seed: int = 0):
     """Two interleaving half circles in 2-D, labels 0/1."""
     X, y = _sklearn().datasets.make_moons(n_samples=n_samples, noise=noise, random_state=seed)
-    return _split(X, y, test_size, seed)
+    return _train_test_split(X, y, test_size, seed)
 
 
 def circles(n_samples: int = 300, noise: float = 0.05, factor: float = 0.5, test_size: float = 0.2,
@@ -42,10 +44,10 @@ def circles(n_samples: int = 300, noise: float = 0.05, factor: float = 0.5, test
     """A small circle inside a large one in 2-D, labels 0/1."""
     X, y = _sklearn().datasets.make_circles(n_samples=n_samples, noise=noise, factor=factor,
                                             random_state=seed)
-    return _split(X, y, test_size, seed)
+    return _train_test_split(X, y, test_size, seed)
 
 
-DATASETS = {"digits": digits, "moons": moons, "circles": circles}
+DATASETS: dict[str, Callable] = {"digits": digits, "moons": moons, "circles": circles}
 
 
 def load(name: str, **options):

@@ -14,8 +14,10 @@ import numpy as np
 
 from xpnet import data
 from xpnet.backend import to_numpy
-from xpnet.layers import Dropout
-from xpnet.losses import get_loss
+from xpnet.nn.layers import Dropout
+from xpnet.nn.losses import get_loss
+from xpnet.training.regularization import L2
+from xpnet.training.step import loss_and_gradients, training_cost
 
 PASS_THRESHOLD = 2e-7
 
@@ -50,7 +52,7 @@ def gradient_check(model, X, y, loss=None, l2: float = 0.0, epsilon: float = 1e-
 
     ``max_params`` checks a random subset of that many entries (seeded) instead of all of them.
     """
-    loss = get_loss(loss) if loss is not None else model._require_loss("gradient_check")
+    loss = get_loss(loss) if loss is not None else model.require_loss("gradient_check")
     if not epsilon > 0:
         raise ValueError(f"epsilon must be > 0, got {epsilon!r}")
     twin = model.clone(dtype="float64")
@@ -63,16 +65,17 @@ def gradient_check(model, X, y, loss=None, l2: float = 0.0, epsilon: float = 1e-
 
 def _check(twin, X, y, loss, l2, epsilon, max_params, seed) -> GradientCheckReport:
     """The check itself, on the float64 ``twin``."""
-    X_device = twin._features_on_device(X)
+    X_device = twin.features_on_device(X)
     Y_device = twin.backend.asarray(data.check_targets(y, X_device.shape[0], loss.name, twin.output_dim))
-    twin.loss_and_gradients(X_device, Y_device, loss, l2)
-    grad = to_numpy(twin._grads.flat)
-    entries = _choose_entries(twin._param_layout.size, max_params, seed)
+    l2 = L2(l2, twin.backend, twin.lead)
+    loss_and_gradients(twin, X_device, Y_device, loss, l2)
+    grad = to_numpy(twin.grad_buffer.flat)
+    entries = _choose_entries(twin.param_layout.size, max_params, seed)
 
     def cost() -> float:
-        return float(twin.training_cost(X_device, Y_device, loss, l2))
+        return training_cost(twin, X_device, Y_device, loss, l2)
 
-    flat = twin._params.flat
+    flat = twin.param_buffer.flat
     original = to_numpy(flat)
     approx = np.empty(entries.size)
     for k, i in enumerate(entries):
@@ -82,7 +85,7 @@ def _check(twin, X, y, loss, l2, epsilon, max_params, seed) -> GradientCheckRepo
         minus = cost()
         flat[int(i)] = original[i]
         approx[k] = (plus - minus) / (2 * epsilon)
-    return _report(twin._param_layout, entries, grad[entries], approx)
+    return _report(twin.param_layout, entries, grad[entries], approx)
 
 
 def _choose_entries(size: int, max_params, seed) -> np.ndarray:

@@ -14,12 +14,12 @@ import tempfile
 
 import numpy as np
 
-from xpnet.history import History
-from xpnet.layers import layer_from_config
-from xpnet.losses import get_loss
 from xpnet.model import Sequential
-from xpnet.optim import optimizer_from_config
+from xpnet.nn.layers import layer_from_config
+from xpnet.nn.losses import get_loss
 from xpnet.rng import make_random_source
+from xpnet.training.history import History
+from xpnet.training.optim import optimizer_from_config
 
 FORMAT = "xpnet-model"
 VERSION = 1
@@ -40,8 +40,8 @@ def to_arrays(model, metadata: dict | None = None) -> dict:
                    "history": model.history.to_dict(), "optimizer": None,
                    "alive": model.alive.tolist(), "random": _random_states(model),
                    "metadata": model.metadata if metadata is None else metadata})
-    arrays = {f"params/{name}": value for name, value in model._params.to_host().items()}
-    arrays.update({f"state/{name}": value for name, value in model._state.to_host().items()})
+    arrays = {f"params/{name}": value for name, value in model.param_buffer.to_host().items()}
+    arrays.update({f"state/{name}": value for name, value in model.state_buffer.to_host().items()})
     if optimizer is not None:
         optimizer_state = optimizer.state_dict()
         config["optimizer"] = {"class": type(optimizer).__name__, "config": optimizer.get_config(),
@@ -86,7 +86,7 @@ def from_arrays(arrays: dict, device: str | None = None, backend: str | None = N
         model.optimizer = optimizer_from_config(entry["class"], entry["config"])
         state = {name.split("/", 1)[1]: value for name, value in arrays.items()
                  if name.startswith("optimizer/")}
-        model.optimizer.load_state_dict({"t": entry["t"], **state}, model._params)
+        model.optimizer.load_state_dict({"t": entry["t"], **state}, model.param_buffer)
     return model
 
 

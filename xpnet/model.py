@@ -7,13 +7,15 @@ import warnings
 
 import numpy as np
 
-from xpnet import data, fusion
+from xpnet import checks, data
 from xpnet.backend import namespace_name, resolve_backend, to_numpy
-from xpnet.history import History
-from xpnet.layers import BatchNorm, Dense, Dropout, Layer
-from xpnet.losses import get_loss
-from xpnet.params import FlatBuffer, Layout
-from xpnet.training import fit, has_l2
+from xpnet.nn import fusion
+from xpnet.nn.layers import BatchNorm, Dense, Dropout, Layer
+from xpnet.nn.losses import Loss, get_loss
+from xpnet.params import FlatBuffer, Layout, Workspace
+from xpnet.training import loop
+from xpnet.training.history import History
+from xpnet.training.optim import Optimizer
 
 EVAL_CHUNK = 8192  # rows per forward pass in predict/evaluate, to bound memory
 
@@ -23,46 +25,51 @@ class Sequential:
 
     ``params`` maps ``"<layer index>.<name>"`` (``"0.W"``, ``"0.b"``, ``"1.gamma"``) to the live
     parameter arrays, in layer order; ``grads`` holds the latest gradients under the same names and
-    ``state`` the non-trained buffers (batch norm's running statistics). Initial weights come from
+    ``state`` the non-trained buffers (batch norm's running statistics). All three are views of one
+    flat buffer each (``param_buffer``, ``grad_buffer``, ``state_buffer``). Initial weights come from
     a NumPy generator seeded with ``seed``, so they are bit-identical on every backend.
     ``fast=False`` (or ``XPNET_FAST=0``) runs the reference kernels instead of the backend's fast path.
 
     ``population=P`` stacks P same-shaped models on a leading axis, trained together in one pass
     (every array gains a leading ``P``); ``seed`` may then be one seed per model, so model ``i``
     starts exactly as ``Sequential(..., seed=seed[i])`` would, and ``init_scale`` (one number, or
-    one per model) multiplies each model's initial weights.
+    one per model) multiplies each model's initial weights. The dropout and shuffle streams of a
+    population follow its first seed.
+
+    Training passes write into the model's ``workspace``; every evaluation pass (``predict``,
+    ``evaluate``) works in buffers of its own, so predicting from another thread while ``fit`` runs
+    leaves the training step alone (it sees the weights as they are at that moment).
     """
 
     def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
                  seed: int | None = 0, backend: str | None = None, fast: bool | None = None,
                  population: int | None = None, init_scale=1.0):
         self.layers = _check_layers(layers)
-        if isinstance(input_dim, bool) or not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-            raise ValueError(f"input_dim must be a positive int, got {input_dim!r}")
-        self.input_dim = int(input_dim)
-        self.lead = _check_population(population)
-        self.seeds = _member_values("seed", seed, self.lead)
+        self.input_dim = checks.positive_int(input_dim, "input_dim")
+        self.lead = checks.population(population)
+        self.seeds = [_check_seed(value) for value in checks.one_per_model(seed, "seed", self.lead)]
         self.seed = seed
         self.fast = fast
+        scales = [checks.positive(scale, "init_scale")
+                  for scale in checks.one_per_model(init_scale, "init_scale", self.lead)]
         self.backend = resolve_backend(backend, device, dtype, self.seeds[0], fast)
         self.output_dim = self._build_layers()
         specs = {i: layer.param_specs() for i, layer in enumerate(self.layers)}
         states = {i: layer.state_specs() for i, layer in enumerate(self.layers)}
-        self._param_layout = Layout(_qualified(specs))
-        self._state_layout = Layout(_qualified(states))
-        scales = _member_values("init_scale", init_scale, self.lead)
+        self.param_layout = Layout(_qualified(specs))
+        self.state_layout = Layout(_qualified(states))
         initial = [_initial_values(specs, np.random.default_rng(member_seed), scale)
                    for member_seed, scale in zip(self.seeds, scales)]
         stacked = {name: np.stack([values[name] for values in initial]).reshape(
             self.lead + initial[0][name].shape) for name in initial[0]}
         self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
-        self.loss = None
-        self.optimizer = None
+        self.loss: Loss | None = None
+        self.optimizer: Optimizer | None = None
         self.history = History()
         self.epoch = 0
         self.alive = np.ones(self.lead, dtype=bool)  # models of a population still training
         self.shuffle_random = None  # made by fit, from fit's seed or the model's
-        self.metadata = {}  # JSON-serializable notes saved with the model (see xpnet.save)
+        self.metadata: dict = {}  # JSON-serializable notes saved with the model (see xpnet.save)
 
     # construction ----------------------------------------------------------------------------
 
@@ -80,27 +87,28 @@ class Sequential:
 
     def _allocate(self, params: dict, state: dict) -> None:
         """Create the flat buffers on the backend from host values and bind every layer's views."""
-        self._params = FlatBuffer.from_host(self._param_layout, self.backend, params, self.lead)
-        self._grads = self._params.zeros_like()
-        self._state = FlatBuffer.from_host(self._state_layout, self.backend, state, self.lead)
+        self.param_buffer = FlatBuffer.from_host(self.param_layout, self.backend, params, self.lead)
+        self.grad_buffer = self.param_buffer.zeros_like()
+        self.state_buffer = FlatBuffer.from_host(self.state_layout, self.backend, state, self.lead)
         for i, layer in enumerate(self.layers):
-            layer.bind(self.backend, *(_local(buffer.views, i)
-                                       for buffer in (self._params, self._grads, self._state)))
-        self._stages = fusion.stages(self.layers, self.backend.kernels)
+            layer.bind(self, self.backend, *(_local(buffer.views, i) for buffer in
+                                             (self.param_buffer, self.grad_buffer, self.state_buffer)))
+        self.stages = fusion.stages(self.layers, self.backend.kernels)
+        self.workspace = Workspace(self.backend)
 
     # parameters ------------------------------------------------------------------------------
 
     @property
     def params(self) -> dict:
-        return self._params.views
+        return self.param_buffer.views
 
     @property
     def grads(self) -> dict:
-        return self._grads.views
+        return self.grad_buffer.views
 
     @property
     def state(self) -> dict:
-        return self._state.views
+        return self.state_buffer.views
 
     @property
     def population(self) -> int | None:
@@ -116,7 +124,7 @@ class Sequential:
         return self.backend.dtype_name
 
     def count_params(self) -> int:
-        return self._param_layout.size
+        return self.param_layout.size
 
     def set_weights(self, values: dict) -> None:
         """Copy values (NumPy or backend arrays) into the named parameters or state buffers."""
@@ -136,7 +144,7 @@ class Sequential:
 
     def get_weights(self) -> dict:
         """name -> NumPy copy of every parameter and state buffer."""
-        return {**self._params.to_host(), **self._state.to_host()}
+        return {**self.param_buffer.to_host(), **self.state_buffer.to_host()}
 
     def get_params(self) -> dict:
         """Deprecated name of :meth:`get_weights` (scikit-learn uses ``get_params`` for settings)."""
@@ -158,7 +166,7 @@ class Sequential:
         return io.from_arrays, (io.to_arrays(self),)
 
     def clone(self, dtype: str | None = None, device: str | None = None,
-              backend: str | None = None) -> "Sequential":
+              backend: str | None = None) -> Sequential:
         """An independent copy (same layers, parameters, state and loss), optionally in another dtype
         or on another device. The optimizer and history are not copied."""
         if backend is None and device is None:
@@ -170,126 +178,101 @@ class Sequential:
         twin.loss = self.loss
         return twin
 
-    def to(self, device: str, backend: str | None = None) -> "Sequential":
+    def to(self, device: str, backend: str | None = None) -> Sequential:
         """Move parameters, state and optimizer state to another device (and backend), in place.
 
         The dropout and shuffle random streams restart there from the model's seed."""
-        params, state = self._params.to_host(), self._state.to_host()
-        optimizer_state = self.optimizer.state_dict() if self.optimizer is not None else None
-        self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seed, self.fast)
+        params, state = self.param_buffer.to_host(), self.state_buffer.to_host()
+        optimizer = self.optimizer
+        optimizer_state = optimizer.state_dict() if optimizer is not None else {}
+        self.backend = resolve_backend(backend, device, self.backend.dtype_name, self.seeds[0], self.fast)
         self.shuffle_random = None
         self._allocate(params, state)
-        if optimizer_state is not None:
-            self.optimizer.load_state_dict(optimizer_state, self._params)
+        if optimizer is not None:
+            optimizer.load_state_dict(optimizer_state, self.param_buffer)
         return self
 
     # forward and backward --------------------------------------------------------------------
 
-    def forward(self, X, training: bool = False):
-        """Raw network outputs (logits) ``(m, output_dim)`` as a backend array.
+    def forward(self, X, training: bool = False, workspace: Workspace | None = None):
+        """Raw network outputs (logits) ``lead + (m, output_dim)`` as a backend array.
 
-        In training mode the result may live in a reused buffer that the next training step of the
-        same batch size overwrites; copy it if you keep it.
+        A training pass works in the model's ``workspace`` (its result is overwritten by the next
+        training step of the same batch size: copy it if you keep it) and saves what ``backward``
+        needs there; an evaluation pass works in ``workspace`` if given, else in fresh buffers.
         """
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
+        if training:
+            workspace = self.workspace
+        elif workspace is None:
+            workspace = Workspace(self.backend)
         with self.backend.activate():
-            for stage in self._stages:
-                X = stage.forward(X, training)
+            for stage in self.stages:
+                X = stage.forward(X, workspace, training)
         return X
 
     def backward(self, grad_output, need_input_grad: bool = True):
-        """Back-propagate ``dLoss/dOutput``; fills ``grads`` and returns ``dLoss/dX`` (or None)."""
+        """Back-propagate ``dLoss/dOutput`` through the last training pass; fills ``grads`` and
+        returns ``dLoss/dX`` (or None)."""
         grad = grad_output
         with self.backend.activate():
-            for index in range(len(self._stages) - 1, -1, -1):
-                grad = self._stages[index].backward(grad, need_dX=need_input_grad or index > 0)
+            for index in range(len(self.stages) - 1, -1, -1):
+                grad = self.stages[index].backward(grad, self.workspace,
+                                                   need_dX=need_input_grad or index > 0)
         return grad
-
-    def loss_and_gradients(self, X, Y, loss, l2: float = 0.0):
-        """One training-mode forward and backward on a batch already on the device.
-
-        Returns ``(data_cost, l2_penalty, logits)`` as device values; ``grads`` then holds
-        ``d(data_cost + l2_penalty)/d(params)``, where the penalty is
-        ``l2 / (2 m) * sum(W^2)`` over Dense weights and adds ``(l2 / m) W`` to each weight gradient.
-        """
-        logits = self.forward(X, training=True)
-        cost, grad = loss.value_and_grad(self.backend.xp, logits, Y)
-        self.backward(grad, need_input_grad=False)
-        if not has_l2(l2):
-            return cost, 0.0, logits
-        weight_grads = self._grads.decayed()
-        weight_grads += (self._per_row(l2) / X.shape[-2]) * self._params.decayed()
-        return cost, self._l2_penalty(l2, X.shape[-2]), logits
-
-    def train_step(self, X, Y, loss, optimizer, l2: float = 0.0):
-        """One mini-batch update on data already on the device: forward, loss, backward, optimizer
-        step. Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
-        with self.backend.activate():
-            cost, penalty, logits = self.loss_and_gradients(X, Y, loss, l2)
-            optimizer.step(self._params, self._grads, self.epoch)
-        return cost, penalty, logits
-
-    def training_cost(self, X, Y, loss, l2: float = 0.0):
-        """``data_cost + l2_penalty`` of a training-mode forward pass (no backward), as a device value."""
-        cost, _ = loss.value_and_grad(self.backend.xp, self.forward(X, training=True), Y)
-        return cost + self._l2_penalty(l2, X.shape[-2]) if has_l2(l2) else cost
-
-    def _l2_penalty(self, l2, m: int):
-        """``l2 / (2 m) * sum(W^2)`` over every Dense weight (per model of a population)."""
-        weights = self._params.decayed()
-        return (l2 / (2 * m)) * self.backend.xp.vecdot(weights, weights)
-
-    def _per_row(self, value):
-        """A per-model device array ``(P,)`` as ``(P, 1)``, to broadcast over flat buffers."""
-        return value if isinstance(value, float) else self.backend.xp.expand_dims(value, axis=-1)
 
     # prediction ------------------------------------------------------------------------------
 
     def _outputs(self, X):
         """Evaluation-mode logits of a device array ``X``, computed in chunks of rows."""
-        chunks = [self.forward(X[start:stop, ...], training=False)
-                  for start, stop in data.batch_bounds(X.shape[0], EVAL_CHUNK)]
-        return self.backend.xp.concat(chunks, axis=0) if len(chunks) > 1 else chunks[0]
+        workspace = Workspace(self.backend)
+        bounds = data.batch_bounds(X.shape[0], EVAL_CHUNK)
+        if len(bounds) == 1:
+            return self.forward(X, workspace=workspace)
+        logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
+        for start, stop in bounds:
+            logits[..., start:stop, :] = self.forward(X[start:stop, ...], workspace=workspace)
+        return logits
 
-    def _features_on_device(self, X):
+    def features_on_device(self, X):
         return self.backend.asarray(data.check_features(X, self.input_dim))
 
     def predict(self, X) -> np.ndarray:
         """Probabilities (sigmoid or softmax of the logits) for cross-entropy losses, raw outputs for
         mse, as a NumPy array ``(m, output_dim)``."""
-        loss = self._require_loss("predict")
+        loss = self.require_loss("predict")
         with self.backend.activate():
-            logits = self._outputs(self._features_on_device(X))
-            return to_numpy(loss.probabilities(self.backend.xp, logits))
+            logits = self._outputs(self.features_on_device(X))
+            return to_numpy(loss.probabilities(self.backend.kernels, logits))
 
     def predict_classes(self, X) -> np.ndarray:
         """Class labels: argmax for softmax, ``probability > 0.5`` for binary (NumPy ints)."""
         probabilities = self.predict(X)
-        if self.loss.name == "softmax_cross_entropy":
-            return probabilities.argmax(axis=1)
-        return (probabilities > 0.5).astype(np.int64).squeeze(axis=1)
+        if self.require_loss("predict_classes").name == "softmax_cross_entropy":
+            return probabilities.argmax(axis=-1)
+        return (probabilities > 0.5).astype(np.int64).squeeze(axis=-1)
 
     def evaluate(self, X, y, loss=None) -> dict:
         """``{"loss": ..., "accuracy": ...}`` in evaluation mode (accuracy absent for mse)."""
-        loss = get_loss(loss) if loss is not None else self._require_loss("evaluate")
+        loss = get_loss(loss) if loss is not None else self.require_loss("evaluate")
         with self.backend.activate():
-            X = self._features_on_device(X)
+            X = self.features_on_device(X)
             Y = self.backend.asarray(data.check_targets(y, X.shape[0], loss.name, self.output_dim))
             return self.evaluate_on_device(X, Y, loss)
 
     def evaluate_on_device(self, X, Y, loss) -> dict:
         """:meth:`evaluate` for data already on the device (``Y`` as the loss expects it)."""
-        xp = self.backend.xp
+        xp, kernels = self.backend.xp, self.backend.kernels
         logits = self._outputs(X)
-        cost, _ = loss.value_and_grad(xp, logits, Y)
+        cost, _ = loss.value_and_grad(kernels, logits, Y)
         if not loss.has_accuracy:
             return {"loss": _scalar_or_array(to_numpy(cost).astype(np.float64))}
-        values = to_numpy(xp.stack([cost, loss.correct(xp, logits, Y)])).astype(np.float64)
+        values = to_numpy(xp.stack([cost, loss.correct(kernels, logits, Y)])).astype(np.float64)
         return {"loss": _scalar_or_array(values[0]),
                 "accuracy": _scalar_or_array(values[1] / Y.shape[-2])}
 
-    def _require_loss(self, action: str):
+    def require_loss(self, action: str):
         if self.loss is None:
             raise ValueError(f"{action} needs the model's loss: train with fit(..., loss=...) first, or "
                              "pass loss= to evaluate")
@@ -300,11 +283,28 @@ class Sequential:
     def fit(self, X, y, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
             validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
             verbose: bool = False) -> History:
-        """Train with mini-batch gradient descent; see :func:`xpnet.training.fit`."""
+        """Train with mini-batch gradient descent, in place; returns the model's :class:`History`.
+
+        ``X`` is ``(m, input_dim)``; ``y`` as the loss expects: 0/1 values for
+        ``binary_cross_entropy``, integer labels ``(m,)`` or one-hot rows for
+        ``softmax_cross_entropy``, real values for ``mse``. ``loss`` is needed on the first call
+        (later calls keep it). ``optimizer`` (an :mod:`xpnet` optimizer) defaults to the previous one,
+        Adam at first. ``batch_size=None`` is batch gradient descent, 1 stochastic, k mini-batch (the
+        last, smaller batch is kept). ``epochs`` full passes; ``validation_data=(X_val, y_val)`` is
+        evaluated after each epoch. ``seed`` reseeds the shuffle (None continues the model's stream);
+        ``shuffle=False`` keeps the data's order. ``l2`` adds ``l2 / (2 m) * sum(W^2)`` over the
+        Dense weights to the cost (one value per model for a population). ``verbose`` prints one
+        line per epoch.
+
+        Another call continues from where the last stopped: same optimizer state, epoch count and
+        History. When the cost becomes NaN or inf the model is rolled back to the start of that epoch
+        and :class:`~xpnet.DivergenceError` is raised (a population freezes the diverged models and
+        goes on); any other exception, Ctrl-C included, also rolls back the unfinished epoch.
+        """
         with self.backend.activate():
-            return fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
-                       validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
-                       verbose=verbose)
+            return loop.fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
+                            validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
+                            verbose=verbose)
 
     # description -------------------------------------------------------------------------------
 
@@ -361,24 +361,11 @@ def _scalar_or_array(values: np.ndarray):
     return float(values) if values.ndim == 0 else values
 
 
-def _check_population(population) -> tuple:
-    if population is None:
-        return ()
-    if isinstance(population, bool) or not isinstance(population, (int, np.integer)) or population < 1:
-        raise ValueError(f"population must be a positive int (the number of stacked models) or None, "
-                         f"got {population!r}")
-    return (int(population),)
-
-
-def _member_values(name: str, value, lead: tuple) -> list:
-    """One value per model: a scalar repeated, or a sequence of exactly P values."""
-    count = lead[0] if lead else 1
-    if isinstance(value, (list, tuple, np.ndarray)):
-        if not lead or len(value) != count:
-            raise ValueError(f"{name} has {len(value)} values; expected one per model "
-                             f"({count}{'' if lead else ', or a single value without population='})")
-        return list(value)
-    return [value] * count
+def _check_seed(seed):
+    """A seed: an int >= 0 or None (fresh entropy)."""
+    if seed is None:
+        return None
+    return checks.count(seed, "seed")
 
 
 def _local(views: dict, index: int) -> dict:

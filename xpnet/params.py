@@ -1,4 +1,5 @@
-"""Named arrays stored as views of one flat buffer, so an optimizer step touches the whole model at once.
+"""Buffer bookkeeping: named arrays stored as views of one flat buffer (so an optimizer step touches
+the whole model at once), and the reusable work buffers of a training step.
 
 Layout: every entry subject to L2 / weight decay (the Dense weights) comes first, so "the decayed
 parameters" is the slice ``flat[..., :n_decayed]``; biases and normalization parameters follow.
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -84,11 +85,11 @@ class FlatBuffer:
                       for name in layout.names}
 
     @classmethod
-    def from_host(cls, layout: Layout, backend, values: dict, lead: tuple = ()) -> "FlatBuffer":
+    def from_host(cls, layout: Layout, backend, values: dict, lead: tuple = ()) -> FlatBuffer:
         """Pack host values and move them to the device in a single transfer."""
         return cls(layout, backend, backend.asarray(layout.pack(values, lead)))
 
-    def zeros_like(self) -> "FlatBuffer":
+    def zeros_like(self) -> FlatBuffer:
         """A buffer with the same layout, all zeros (gradients, optimizer moments)."""
         return FlatBuffer(self.layout, self.backend, self.backend.zeros(self.lead + (self.layout.size,)))
 
@@ -99,3 +100,34 @@ class FlatBuffer:
     def to_host(self) -> dict:
         """name -> NumPy copy, read from the device in one transfer."""
         return self.layout.unpack(to_numpy(self.flat))
+
+
+class Workspace:
+    """Reusable buffers of one kind of pass, one per ``(owner, name, shape)``, and the values a training
+    forward pass saves for its backward pass (``saved[owner, name]``).
+
+    A model keeps one Workspace for training, so a training step of a batch size seen before allocates
+    nothing; every evaluation pass makes its own, so it never touches the training step's buffers.
+    """
+
+    def __init__(self, backend):
+        self.backend = backend
+        self.buffers = {}
+        self.saved = {}
+
+    def get(self, owner, name: str, shape, dtype=None):
+        """The buffer ``(owner, name)`` of ``shape`` (created uninitialized on first use)."""
+        key = (owner, name, tuple(shape), dtype)
+        buffer = self.buffers.get(key)
+        if buffer is None:
+            buffer = self.buffers[key] = self.backend.empty(tuple(shape), dtype)
+        return buffer
+
+
+def per_model_array(backend, value, lead: tuple, trailing: int = 1):
+    """A hyperparameter as the kernels use it: the float itself for one model (``lead == ()``), else a
+    device array ``lead + (1,) * trailing`` with one value per model (a number is repeated)."""
+    if not lead:
+        return float(value)
+    values = np.array(np.broadcast_to(np.asarray(value, dtype=np.float64), lead))
+    return backend.asarray(values.reshape(lead + (1,) * trailing))

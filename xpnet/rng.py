@@ -19,7 +19,8 @@ class RandomSource:
     """Interface: a seeded generator that creates arrays on one device, with a JSON-friendly state
     (``get_state``/``set_state``) so a checkpoint resumes the same random stream."""
 
-    def uniform(self, shape, dtype):
+    def uniform(self, shape, dtype, out=None):
+        """Draws in [0, 1) of ``shape`` and ``dtype``, written into ``out`` when given."""
         raise NotImplementedError
 
     def permutation(self, n: int):
@@ -38,8 +39,8 @@ class NumpyRandom(RandomSource):
     def __init__(self, seed):
         self.generator = np.random.default_rng(seed)
 
-    def uniform(self, shape, dtype):
-        return self.generator.random(shape, dtype=dtype)
+    def uniform(self, shape, dtype, out=None):
+        return self.generator.random(shape, dtype=dtype, out=out)
 
     def permutation(self, n):
         return self.generator.permutation(n)
@@ -64,10 +65,10 @@ class TorchRandom(RandomSource):
             self.generator.manual_seed(int(seed))
         self.device = device
 
-    def uniform(self, shape, dtype):
+    def uniform(self, shape, dtype, out=None):
         import torch
 
-        return torch.rand(shape, generator=self.generator, dtype=dtype, device=self.device)
+        return torch.rand(shape, generator=self.generator, dtype=dtype, device=self.device, out=out)
 
     def permutation(self, n):
         import torch
@@ -119,17 +120,21 @@ class CounterRandom(RandomSource):
         self.xp = xp
         self.device = device
 
-    def uniform(self, shape, dtype):
+    def uniform(self, shape, dtype, out=None):
         xp = self.xp
-        z = self._raw(math.prod(shape))
+        z = self.raw(math.prod(shape))
         if dtype == xp.float32:
             values = xp.astype(z >> 40, xp.float32) * 2.0 ** -24
         else:
             values = xp.astype(z >> 11, xp.float64) * 2.0 ** -53
-        return xp.reshape(values, tuple(shape))
+        values = xp.reshape(values, tuple(shape))
+        if out is None:
+            return values
+        out[...] = values
+        return out
 
     def permutation(self, n):
-        return self.xp.argsort(self._raw(n))
+        return self.xp.argsort(self.raw(n))
 
     def get_state(self):
         return {"generator": self.name, "key": self.key, "counter": self.counter}
@@ -147,7 +152,7 @@ class CounterRandom(RandomSource):
         self.counter = (start + n) % 2 ** 64
         return self.key, start
 
-    def _raw(self, n: int):
+    def raw(self, n: int):
         """The next ``n`` 64-bit draws as a uint64 vector."""
         xp = self.xp
 
@@ -163,7 +168,7 @@ class CounterRandom(RandomSource):
 
 
 @functools.cache
-def _cupy_kernels():
+def cupy_kernels():
     """The two CuPy kernels of :class:`CupyRandom`, built on first use."""
     import cupy
 
@@ -182,11 +187,11 @@ def _cupy_kernels():
 class CupyRandom(CounterRandom):
     """The same stream as :class:`CounterRandom`, each draw one fused CuPy kernel on the model's GPU."""
 
-    def uniform(self, shape, dtype):
+    def uniform(self, shape, dtype, out=None):
         import cupy
 
         with self.device:
-            values = cupy.empty(tuple(shape), dtype=dtype)
+            values = cupy.empty(tuple(shape), dtype=dtype) if out is None else out
             self._kernel("uniform", values)
         return values
 
@@ -194,7 +199,7 @@ class CupyRandom(CounterRandom):
         with self.device:
             return super().permutation(n)
 
-    def _raw(self, n):
+    def raw(self, n):
         import cupy
 
         with self.device:
@@ -204,7 +209,7 @@ class CupyRandom(CounterRandom):
 
     def _kernel(self, name: str, out) -> None:
         key, start = self._advance(out.size)
-        _cupy_kernels()[name](np.uint64(key), np.uint64(start), out)
+        cupy_kernels()[name](np.uint64(key), np.uint64(start), out)
 
 
 def make_random_source(backend_name: str, xp, device, seed) -> RandomSource:

@@ -42,7 +42,7 @@ class Babysitter:
         save(self.model, path, metadata={"babysitter": self.settings})
 
     @classmethod
-    def resume(cls, path, X, y, validation_data=None) -> "Babysitter":
+    def resume(cls, path, X, y, validation_data=None) -> Babysitter:
         """Continue a checkpointed run with the same data."""
         model = load(path)
         settings = model.metadata["babysitter"]

@@ -55,7 +55,7 @@ def optimize(study, space: dict, problem, n_trials: int, population_size: int = 
     """Ask ``n_trials`` trials in groups of ``population_size``, train each group together, tell the
     study every result (a diverged trial is told as failed). Returns this caller's trials."""
     optuna = _optuna()
-    found = []
+    found: list = []
     while len(found) < n_trials:
         asked = [study.ask() for _ in range(min(population_size, n_trials - len(found)))]
         sampled = [suggest(trial, space) for trial in asked]

@@ -12,7 +12,7 @@ import time
 import numpy as np
 
 from xpnet.model import Sequential
-from xpnet.training import DivergenceError
+from xpnet.training.loop import DivergenceError
 from xpnet.tune import trials
 
 MODES = ("population", "sequential", "processes")
@@ -62,7 +62,7 @@ def run(problem: Problem, configs: list, mode: str = "population", workers: int 
 
 def group_by_shape(numbered: list) -> list:
     """Lists of ``(number, config)`` that can share one population."""
-    groups = {}
+    groups: dict[tuple, list] = {}
     for number, config in numbered:
         groups.setdefault(trials.shape_key(config), []).append((number, config))
     return list(groups.values())

@@ -25,7 +25,8 @@ def coarse_to_fine(space: dict, problem, rounds: int = 3, n_trials: int = 16, to
     lists the space of every round."""
     if rounds < 1 or top_k < 1:
         raise ValueError(f"coarse_to_fine needs rounds >= 1 and top_k >= 1, got {rounds}, {top_k}")
-    everything, used_spaces = [], []
+    everything: list = []
+    used_spaces: list = []
     for round_index in range(rounds):
         used_spaces.append(space)
         sampled = spaces.sample(space, n_trials, seed + round_index)

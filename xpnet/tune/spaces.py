@@ -23,7 +23,7 @@ class Distribution:
     def grid(self, points: int) -> list:
         raise NotImplementedError
 
-    def zoom(self, values: list, margin: float = 0.25) -> "Distribution":
+    def zoom(self, values: list, margin: float = 0.25) -> Distribution:
         raise NotImplementedError
 
     def __repr__(self):

@@ -20,8 +20,8 @@ import math
 
 import numpy as np
 
-from xpnet import layers as L
-from xpnet import optim, schedules
+from xpnet.nn import layers as L
+from xpnet.training import optim, schedules
 
 PER_MODEL = ("lr", "beta", "beta1", "beta2", "eps", "weight_decay", "l2", "dropout", "decay_rate",
              "init_scale", "seed")
@@ -34,7 +34,8 @@ ACTIVATIONS = {"relu": L.ReLU, "leaky_relu": L.LeakyReLU, "tanh": L.Tanh, "sigmo
 OPTIMIZERS = {"sgd": (optim.SGD, ()), "momentum": (optim.Momentum, ("beta",)),
               "rmsprop": (optim.RMSprop, ("beta", "eps")), "adam": (optim.Adam, ("beta1", "beta2", "eps")),
               "adamw": (optim.AdamW, ("beta1", "beta2", "eps", "weight_decay"))}
-KNOWN = set(DEFAULTS) | set(PER_MODEL) | {"units_%d" % i for i in range(1, 65)}
+UNITS_PER_LAYER = {f"units_{i}" for i in range(1, 65)}
+KNOWN = set(DEFAULTS) | set(PER_MODEL) | UNITS_PER_LAYER
 
 
 @dataclasses.dataclass
@@ -66,7 +67,8 @@ def complete(params: dict, base: dict | None = None) -> dict:
     merged = {**DEFAULTS, **(base or {}), **params}
     unknown = sorted(set(merged) - KNOWN)
     if unknown:
-        raise ValueError(f"unknown hyperparameter(s) {unknown}; known names: {sorted(KNOWN - set(map('units_{}'.format, range(1, 65))))} and units_1, units_2, ...")
+        raise ValueError(f"unknown hyperparameter(s) {unknown}; known names: {sorted(KNOWN - UNITS_PER_LAYER)} "
+                         "and units_1, units_2, ...")
     if merged["optimizer"] not in OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZERS)}, got {merged['optimizer']!r}")
     if merged["activation"] not in ACTIVATIONS:
@@ -85,7 +87,7 @@ def shape_key(params: dict) -> tuple:
 
 def build_layers(params: dict, output_dim: int, dropout=None) -> list:
     """Hidden ``Dense -> [BatchNorm] -> activation -> [Dropout]`` blocks, then ``Dense(output_dim)``."""
-    layers = []
+    layers: list[L.Layer] = []
     for index in range(1, int(params["layers"]) + 1):
         units = int(params.get(f"units_{index}", params["units"]))
         layers.append(L.Dense(units, init=params["init"]))

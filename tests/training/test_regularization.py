@@ -3,29 +3,32 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet.losses import get_loss
+from xpnet.nn.losses import get_loss
+from xpnet.params import Workspace
+from xpnet.training.regularization import L2
+from xpnet.training.step import loss_and_gradients
 
-from conftest import assert_close
-from test_model_gradients import _problem, oracle_gradients
+import oracle
+import support
 
 
 @pytest.mark.parametrize("loss", ["binary_cross_entropy", "softmax_cross_entropy", "mse"])
 def test_l2_cost_and_gradients_match_autograd(where, loss):
-    X, Y, k = _problem(loss)
+    X, Y, k = oracle.problem(loss)
     model = xn.Sequential([xn.Dense(7), xn.ReLU(), xn.BatchNorm(), xn.Dense(4), xn.Tanh(), xn.Dense(k)],
                           input_dim=5, dtype="float64", seed=2, **where)
-    cost, penalty, _ = model.loss_and_gradients(model.backend.asarray(X), model.backend.asarray(Y),
-                                                get_loss(loss), l2=0.7)
-    expected_cost, expected = oracle_gradients(model, X, Y, loss, l2=0.7)
+    cost, penalty, _ = loss_and_gradients(model, model.backend.asarray(X), model.backend.asarray(Y),
+                                          get_loss(loss), L2(0.7, model.backend, model.lead))
+    expected_cost, expected = oracle.network_gradients(model, X, Y, loss, l2=0.7)
     assert float(cost) + float(penalty) == pytest.approx(expected_cost, rel=1e-10)
     weights = [value for name, value in model.get_weights().items() if name.endswith(".W")]
     assert float(penalty) == pytest.approx(0.7 / (2 * 16) * sum((W ** 2).sum() for W in weights), rel=1e-12)
     for name, grad in expected.items():
-        assert_close(model.grads[name], grad, rtol=1e-6, atol=1e-12)
+        support.assert_close(model.grads[name], grad, rtol=1e-6, atol=1e-12)
 
 
 def test_history_reports_data_cost_and_penalty_separately():
-    X, Y, _ = _problem("softmax_cross_entropy", m=64)
+    X, Y, _ = oracle.problem("softmax_cross_entropy", m=64)
     model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(3)], input_dim=5, dtype="float64")
     initial = model.get_weights()
     data_cost = model.evaluate(X, Y, loss="softmax_cross_entropy")["loss"]
@@ -66,7 +69,10 @@ def unregularized():
 def test_l2_shrinks_weights_and_narrows_the_gap(unregularized):
     plain_gap, plain = unregularized
     gap, model = train_gap(big_network(), l2=1.0)
-    norm = lambda m: sum((v ** 2).sum() for k, v in m.get_weights().items() if k.endswith(".W"))
+
+    def norm(m):
+        return sum((v ** 2).sum() for k, v in m.get_weights().items() if k.endswith(".W"))
+
     assert norm(model) < 0.5 * norm(plain)
     assert plain_gap > 0.15 and gap < plain_gap - 0.04
 
@@ -79,17 +85,16 @@ def test_dropout_narrows_the_gap(unregularized):
 
 def test_dropout_keeps_the_expected_activation(where):
     be = xn.resolve_backend(dtype="float64", **where)
-    layer = xn.Dropout(keep_prob=0.8)
-    layer.bind(be, {}, {}, {})
+    layer = support.standalone(xn.Dropout(keep_prob=0.8), be, 50)
     A = be.asarray(np.full((2000, 50), 3.0))
-    outputs = [xn.to_numpy(layer.forward(A, training=True)) for _ in range(20)]
+    outputs = [xn.to_numpy(layer.forward(A, Workspace(be), training=True)) for _ in range(20)]
     assert np.mean([out.mean() for out in outputs]) == pytest.approx(3.0, rel=0.01)
     assert set(np.unique(outputs[0])) == {0.0, 3.0 / 0.8}
     assert not np.array_equal(outputs[0], outputs[1])  # a fresh mask each call
 
 
 def test_dropout_is_the_identity_in_evaluation_and_predict_is_deterministic():
-    X, Y, k = _problem("softmax_cross_entropy")
+    X, Y, k = oracle.problem("softmax_cross_entropy")
     model = xn.Sequential([xn.Dense(20), xn.ReLU(), xn.Dropout(0.5), xn.Dense(k)], input_dim=5)
     model.fit(X, Y, loss="softmax_cross_entropy", epochs=1)
     without = xn.Sequential([xn.Dense(20), xn.ReLU(), xn.Dense(k)], input_dim=5)

@@ -4,7 +4,7 @@ import math
 import pytest
 
 import xpnet as xn
-from xpnet import schedules as S
+from xpnet.training import schedules as S
 
 
 def test_inverse_time_decay():
@@ -58,5 +58,6 @@ def test_history_records_the_rate_of_each_epoch_and_callables_work():
 
 
 def test_bad_learning_rate():
-    with pytest.raises(ValueError, match=r"lr must be a positive finite number \(or one per model\) or a schedule, got -1"):
+    expected = r"lr must be a positive finite number \(or one per model\) or a schedule, got -1"
+    with pytest.raises(ValueError, match=expected):
         xn.Adam(lr=-1)

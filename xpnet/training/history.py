@@ -3,19 +3,19 @@ from __future__ import annotations
 
 import numpy as np
 
-from xpnet.ewa import EWA
+from xpnet.training.ewa import EWA
 
 EPOCH_KEYS = ("loss", "l2_penalty", "accuracy", "val_loss", "val_accuracy", "lr")
 
 
-def _plain(value):
+def _json_value(value):
     if value is None or isinstance(value, (float, int)):
         return value
     value = np.asarray(value)
     return float(value) if value.ndim == 0 else value.tolist()
 
 
-def _split(values: list, count: int) -> list:
+def _per_member(values: list, count: int) -> list:
     """Per-epoch entries (lists of ``count`` values, or shared scalars) as ``count`` per-model lists."""
     rows = [value if isinstance(value, list) else [value] * count for value in values]
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(count)]
@@ -32,16 +32,16 @@ class History:
     """
 
     def __init__(self):
-        self.history = {key: [] for key in EPOCH_KEYS}
-        self.iteration_cost = []
+        self.history: dict[str, list] = {key: [] for key in EPOCH_KEYS}
+        self.iteration_cost: list = []
 
     def append_epoch(self, record: dict, iteration_cost: list) -> None:
         """Values are floats, or (a population) NumPy arrays stored as lists, one entry per model."""
         for key in EPOCH_KEYS:
-            self.history[key].append(_plain(record.get(key)))
-        self.iteration_cost.extend(_plain(cost) for cost in iteration_cost)
+            self.history[key].append(_json_value(record.get(key)))
+        self.iteration_cost.extend(_json_value(cost) for cost in iteration_cost)
 
-    def member(self, index: int) -> "History":
+    def member(self, index: int) -> History:
         """The history of one model of a population."""
         return self.members()[index]
 
@@ -49,8 +49,8 @@ class History:
         """One History per model of a population, split in one pass."""
         count = next((len(value) for values in self.history.values() for value in values
                       if isinstance(value, list)), 1)
-        columns = {key: _split(values, count) for key, values in self.history.items()}
-        costs = _split(self.iteration_cost, count)
+        columns = {key: _per_member(values, count) for key, values in self.history.items()}
+        costs = _per_member(self.iteration_cost, count)
         histories = []
         for index in range(count):
             single = History()
@@ -74,7 +74,7 @@ class History:
         return {"history": self.history, "iteration_cost": self.iteration_cost}
 
     @classmethod
-    def from_dict(cls, data: dict) -> "History":
+    def from_dict(cls, data: dict) -> History:
         history = cls()
         history.history.update({key: list(values) for key, values in data["history"].items()})
         history.iteration_cost = list(data["iteration_cost"])

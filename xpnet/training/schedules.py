@@ -25,7 +25,7 @@ class Schedule:
         raise NotImplementedError
 
     def get_config(self) -> dict:
-        return {key: value for key, value in vars(self).items()}
+        return dict(vars(self))
 
     def __repr__(self):
         args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())

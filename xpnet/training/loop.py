@@ -1,54 +1,44 @@
 """The training loop: mini-batch gradient descent with no host synchronization inside an epoch.
 
 Each epoch draws a fresh shuffle on the device; every mini-batch gathers its rows in that order
-(one batch in memory, not a shuffled copy of the data set) and runs forward, loss, backward and the
-optimizer. Costs stay on the device and are read in one transfer at the end of the epoch, together
-with a finiteness check of the parameters.
+(one batch in memory, not a shuffled copy of the data set) and runs one :func:`~xpnet.training.step.train_step`.
+Each step's cost (and L2 penalty and correct count) is copied into a per-epoch device array, read in
+one transfer at the end of the epoch together with a finiteness check of the parameters.
 """
 from __future__ import annotations
 
+import math
 import time
 
 import numpy as np
 
-from xpnet import data
+from xpnet import checks, data
 from xpnet.backend import to_numpy
-from xpnet.checks import per_model_numbers
-from xpnet.layers import Activation, BatchNorm
-from xpnet.losses import get_loss
-from xpnet.optim import Adam, Optimizer
+from xpnet.nn.layers import Activation, BatchNorm
+from xpnet.nn.losses import get_loss
 from xpnet.rng import make_random_source
-
-
-def has_l2(l2) -> bool:
-    """Whether an L2 coefficient (a float, or a per-model device array) does anything."""
-    return not (isinstance(l2, float) and l2 == 0.0)
+from xpnet.training.optim import Adam, Optimizer
+from xpnet.training.regularization import L2
+from xpnet.training.step import train_step
 
 
 class DivergenceError(FloatingPointError):
     """The cost or the parameters became NaN or inf; the model was rolled back to its last finite state."""
 
-    def __init__(self, epoch: int, iteration: int, iterations: int, lr: float):
+    def __init__(self, epoch: int, iteration: int, iterations: int, lr):
         self.epoch, self.iteration = epoch, iteration
         super().__init__(
             f"training diverged: the cost became NaN or inf at epoch {epoch}, iteration {iteration} of "
-            f"{iterations} (learning rate {lr:g}). The model keeps the parameters it had at the start of "
-            f"epoch {epoch}, the last ones known finite; try a smaller learning rate.")
+            f"{iterations} (learning rate {np.min(lr):g}). The model keeps the parameters it had at the start "
+            f"of epoch {epoch}, the last ones known finite; try a smaller learning rate.")
 
 
 def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validation_data=None,
         seed=None, shuffle=True, l2=0.0, verbose=False):
-    """Train ``model`` in place and return its :class:`~xpnet.history.History`.
-
-    X ``(m, input_dim)``; y as the loss expects (see :func:`xpnet.data.check_targets`);
-    ``batch_size=None`` is batch gradient descent, 1 stochastic, k mini-batch (the last, smaller
-    batch is kept); ``seed`` reseeds the shuffle (None continues the model's stream); ``l2`` adds
-    ``l2 / (2 m) * sum(W^2)`` to the cost. ``optimizer=None`` keeps the previous one (Adam at first).
-    Another call continues from where the last stopped: same optimizer state, epoch count, History.
-    """
+    """Train ``model`` in place and return its History; the arguments are :meth:`Sequential.fit`'s."""
     loss = _resolve_loss(model, loss)
-    epochs = _check_count("epochs", epochs)
-    l2 = _check_l2(model, l2)
+    epochs = checks.count(epochs, "epochs")
+    l2 = L2(l2, model.backend, model.lead)
     host_X = data.check_features(X, model.input_dim)
     m = host_X.shape[0]
     host_Y = data.check_targets(y, m, loss.name, model.output_dim)
@@ -77,24 +67,26 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
 
 def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
     """One pass over the data; returns the epoch's record. A single model that diverges is rolled
-    back and raises; diverging models of a population are rolled back and frozen, the rest go on."""
+    back and raises; diverging models of a population are rolled back and frozen, the rest go on.
+    Any other exception (Ctrl-C included) rolls the model back to the epoch's start and is re-raised."""
     xp = model.backend.xp
     snapshot = _Snapshot(model, optimizer)
     lr = optimizer.learning_rate(model.epoch)
-    series = {"cost": [], "penalty": [], "correct": []}
-    for start, stop in bounds:
-        if order is None:
-            X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
-        else:
-            rows = order[start:stop]
-            X_batch, Y_batch = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
-        cost, penalty, logits = model.train_step(X_batch, Y_batch, loss, optimizer, l2)
-        series["cost"].append(cost)
-        if has_l2(l2):
-            series["penalty"].append(penalty)
-        if loss.has_accuracy:
-            series["correct"].append(loss.correct(xp, logits, Y_batch))
-    host = _read_series(xp, series, model._params.flat)
+    series = _Series(model, len(bounds), l2.active, loss.has_accuracy)
+    try:
+        for iteration, (start, stop) in enumerate(bounds):
+            if order is None:
+                X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
+            else:
+                rows = order[start:stop]
+                X_batch, Y_batch = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
+            cost, penalty, logits = train_step(model, X_batch, Y_batch, loss, optimizer, l2)
+            series.record(iteration, cost, penalty,
+                          loss.correct(model.backend.kernels, logits, Y_batch) if loss.has_accuracy else None)
+        host = series.read(model.param_buffer.flat)
+    except BaseException:
+        snapshot.restore()
+        raise
     iteration_cost = host["cost"] + host.get("penalty", 0.0)
     healthy = np.all(np.isfinite(iteration_cost), axis=0) & host["finite"]
     if not model.lead and not healthy:
@@ -114,24 +106,37 @@ def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
         return float(mean) if mean.ndim == 0 else np.where(model.alive, mean, np.nan)
 
     return {"loss": epoch_mean(host["cost"]),
-            "l2_penalty": epoch_mean(host["penalty"]) if has_l2(l2) else 0.0,
+            "l2_penalty": epoch_mean(host["penalty"]) if l2.active else 0.0,
             "accuracy": epoch_mean(host["correct"] / sizes.reshape((-1,) + (1,) * len(model.lead)))
             if loss.has_accuracy else None,
             "lr": lr, "iteration_cost": list(iteration_cost)}
 
 
-def _read_series(xp, series: dict, params_flat) -> dict:
-    """Every recorded per-iteration value and "are all parameters finite" in ONE device-to-host read.
+class _Series:
+    """The epoch's per-iteration values on the device: one row per series (cost, then the L2 penalty
+    and the correct count when recorded), one column per iteration, plus the model's leading axes."""
 
-    Values of shape ``lead`` (one per model) come back as host arrays ``(iterations,) + lead``."""
-    names = [name for name, values in series.items() if values]
-    values = [value for name in names for value in series[name]]
-    finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), values[0].dtype)
-    flat = to_numpy(xp.stack(values + [finite]))
-    n = len(series["cost"])
-    host = {name: flat[i * n:(i + 1) * n] for i, name in enumerate(names)}
-    host["finite"] = flat[-1] > 0
-    return host
+    def __init__(self, model, iterations: int, penalty: bool, correct: bool):
+        self.names = ["cost"] + ["penalty"] * penalty + ["correct"] * correct
+        self.row = {name: index for index, name in enumerate(self.names)}
+        self.xp = model.backend.xp
+        self.shape = (len(self.names), iterations) + model.lead
+        self.values = model.backend.zeros(self.shape)
+
+    def record(self, iteration: int, cost, penalty, correct) -> None:
+        for name, value in (("cost", cost), ("penalty", penalty), ("correct", correct)):
+            if name in self.row:
+                self.values[self.row[name], iteration, ...] = value
+
+    def read(self, params_flat) -> dict:
+        """Every series, and whether all parameters are finite (per model), in ONE device-to-host read."""
+        xp = self.xp
+        finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), self.values.dtype)
+        flat = to_numpy(xp.concat([xp.reshape(self.values, (-1,)), xp.reshape(finite, (-1,))]))
+        count = math.prod(self.shape)
+        host = dict(zip(self.names, flat[:count].reshape(self.shape)))
+        host["finite"] = flat[count:].reshape(tuple(finite.shape)) > 0
+        return host
 
 
 class _Snapshot:
@@ -140,10 +145,11 @@ class _Snapshot:
     def __init__(self, model, optimizer):
         self.model, self.optimizer = model, optimizer
         xp = model.backend.xp
-        self.buffers = [model._params.flat, model._state.flat] + [
+        self.buffers = [model.param_buffer.flat, model.state_buffer.flat] + [
             slot.flat for slot in optimizer.state.values()]
         self.copies = [xp.asarray(buffer, copy=True) for buffer in self.buffers]
         self.t = optimizer.t
+        self.alive = model.alive.copy()
 
     def restore(self, rows=None) -> None:
         """Roll everything back, or (population) only the models where ``rows`` is True."""
@@ -151,6 +157,7 @@ class _Snapshot:
             for buffer, copy in zip(self.buffers, self.copies):
                 buffer[...] = copy
             self.optimizer.t = self.t
+            self.model.alive = self.alive
             return
         backend = self.model.backend
         chosen = backend.asarray(np.reshape(rows, rows.shape + (1,)), dtype=backend.xp.bool)
@@ -178,17 +185,17 @@ def _resolve_optimizer(model, optimizer) -> Optimizer:
         optimizer = model.optimizer if model.optimizer is not None else Adam()
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be an xpnet optimizer such as xn.SGD(lr=0.1), got {optimizer!r}")
-    if optimizer.state is None or optimizer.bound is not model._params:
-        optimizer.init(model._params)
+    if optimizer.bound is not model.param_buffer:
+        optimizer.init(model.param_buffer)
     model.optimizer = optimizer
     return optimizer
 
 
 def _shuffler(model, seed):
     """The model's shuffle stream; ``seed`` starts a new one, None continues (or starts from the
-    model's seed)."""
+    model's seed; a population's first seed)."""
     if seed is not None or model.shuffle_random is None:
-        start = seed if seed is not None else model.seed
+        start = seed if seed is not None else model.seeds[0]
         backend = model.backend
         model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, start)
     return model.shuffle_random
@@ -213,22 +220,6 @@ def _check_batchnorm_batches(model, bounds):
             raise ValueError(f"batch_size gives a training batch of 1 example (batch {single[0] + 1} of "
                              f"{len(bounds)}), which BatchNorm cannot normalize; choose a batch_size that "
                              "leaves at least 2 examples in every batch")
-
-
-def _check_count(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"{name} must be an int >= 0, got {value!r}")
-    return int(value)
-
-
-def _check_l2(model, l2):
-    """A float, or for a population a device array ``(P,)`` (one coefficient per model)."""
-    l2 = per_model_numbers(l2, "l2", lambda values: values >= 0, "a finite number >= 0 (or one per model)")
-    if isinstance(l2, float):
-        return l2
-    if (len(l2),) != model.lead:
-        raise ValueError(f"l2 has {len(l2)} values; a population of {model.lead} models needs one each")
-    return model.backend.asarray(np.asarray(l2))
 
 
 def _progress_line(epoch, record, seconds) -> str:

@@ -7,7 +7,7 @@ import torch
 
 import xpnet as xn
 
-from conftest import assert_close
+import support
 
 rng = np.random.default_rng(0)
 
@@ -28,7 +28,7 @@ def test_matches_torch_batchnorm1d(where):
     model = xn.Sequential([layer], input_dim=features, dtype="float64", **where)
     model.set_weights({"0.gamma": reference.weight.detach().numpy(), "0.beta": reference.bias.detach().numpy()})
     be = model.backend
-    for step in range(4):
+    for _ in range(4):
         Z = rng.standard_normal((16, features)) * 3 + 2
         upstream = rng.standard_normal((16, features))
         Z_t = torch.tensor(Z, requires_grad=True)
@@ -37,15 +37,15 @@ def test_matches_torch_batchnorm1d(where):
         (out_t * torch.from_numpy(upstream)).sum().backward()
         out = model.forward(be.asarray(Z), training=True)
         dZ = model.backward(be.asarray(upstream))
-        assert_close(out, out_t.detach().numpy(), rtol=1e-9, atol=1e-12)
-        assert_close(dZ, Z_t.grad.numpy(), rtol=1e-9, atol=1e-12)
-        assert_close(model.grads["0.gamma"], reference.weight.grad.numpy(), rtol=1e-9)
-        assert_close(model.grads["0.beta"], reference.bias.grad.numpy(), rtol=1e-9)
-    assert_close(model.state["0.running_mean"], reference.running_mean.numpy(), rtol=1e-9)
-    assert_close(model.state["0.running_var"], reference.running_var.numpy(), rtol=1e-9)
+        support.assert_close(out, out_t.detach().numpy(), rtol=1e-9, atol=1e-12)
+        support.assert_close(dZ, Z_t.grad.numpy(), rtol=1e-9, atol=1e-12)
+        support.assert_close(model.grads["0.gamma"], reference.weight.grad.numpy(), rtol=1e-9)
+        support.assert_close(model.grads["0.beta"], reference.bias.grad.numpy(), rtol=1e-9)
+    support.assert_close(model.state["0.running_mean"], reference.running_mean.numpy(), rtol=1e-9)
+    support.assert_close(model.state["0.running_var"], reference.running_var.numpy(), rtol=1e-9)
     Z = rng.standard_normal((5, features))
     expected = reference.eval()(torch.from_numpy(Z)).detach().numpy()
-    assert_close(model.forward(be.asarray(Z), training=False), expected, rtol=1e-9, atol=1e-12)
+    support.assert_close(model.forward(be.asarray(Z), training=False), expected, rtol=1e-9, atol=1e-12)
 
 
 def test_evaluation_uses_running_statistics_not_the_batch():
@@ -77,7 +77,7 @@ def test_dense_before_batchnorm_drops_its_bias():
 
 def test_gamma_and_beta_are_trained_but_never_decayed():
     model = xn.Sequential([xn.Dense(6), xn.BatchNorm(), xn.ReLU(), xn.Dense(2)], input_dim=3, dtype="float64")
-    assert model._param_layout.n_decayed == 3 * 6 + 6 * 2
+    assert model.param_layout.n_decayed == 3 * 6 + 6 * 2
     X, y = rng.standard_normal((32, 3)), rng.integers(0, 2, 32)
     before = model.get_weights()
     model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.AdamW(0.01, weight_decay=0.5), epochs=2,

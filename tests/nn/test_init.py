@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet import init
+from xpnet.nn import init
 
 FAN_IN, FAN_OUT = 400, 300
 #: name -> (expected variance, distribution)
@@ -72,7 +72,7 @@ def test_zeros_never_break_symmetry(circles):
     params = model.get_weights()
     for layer in ("0", "2"):
         W, b = params[f"{layer}.W"], params[f"{layer}.b"]
-        assert np.all(W == W[:, :1]) and np.all(b == b[0]), f"hidden units of layer {layer} differ"
+        assert np.all(W[:, :1] == W) and np.all(b == b[0]), f"hidden units of layer {layer} differ"
     assert abs(model.evaluate(X_train, y_train)["accuracy"] - 0.5) < 0.05
 
 

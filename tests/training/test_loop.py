@@ -4,7 +4,7 @@ import pytest
 
 import xpnet as xn
 
-from conftest import host
+import support
 
 
 def small_problem(m=120, n=6, k=3, seed=0):
@@ -124,9 +124,9 @@ def test_divergence_raises_and_keeps_last_finite_parameters():
     model = xn.Sequential([xn.Dense(10), xn.ReLU(), xn.Dense(3)], input_dim=6, dtype="float64")
     model.fit(X, targets, loss="mse", optimizer=xn.SGD(0.01), epochs=1, batch_size=20)
     before = model.get_weights()
-    with pytest.raises(xn.DivergenceError, match=r"epoch 2, iteration \d+ of 6.*smaller learning rate"):
-        with np.errstate(all="ignore"):
-            model.fit(X * 1e3, targets, optimizer=xn.SGD(10.0), epochs=3, batch_size=20)
+    with pytest.raises(xn.DivergenceError, match=r"epoch 2, iteration \d+ of 6.*smaller learning rate"), \
+            np.errstate(all="ignore"):
+        model.fit(X * 1e3, targets, optimizer=xn.SGD(10.0), epochs=3, batch_size=20)
     after = model.get_weights()
     for name, value in before.items():
         np.testing.assert_array_equal(after[name], value)
@@ -151,7 +151,7 @@ def test_model_to_another_backend_keeps_predictions():
     np.testing.assert_allclose(model.predict(X), before, rtol=1e-12)
     model.fit(X, y, epochs=1)  # and keeps training there, optimizer state included
     assert model.optimizer.t == 2 * 4 + 4
-    assert host(model.params["0.W"]).shape == (6, 10)
+    assert support.host(model.params["0.W"]).shape == (6, 10)
 
 
 def test_summary_and_binary_class_predictions():

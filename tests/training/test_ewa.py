@@ -26,14 +26,6 @@ def test_beta_averages_over_about_one_over_one_minus_beta_values(beta, span):
     assert abs(steps - span) <= max(1, 0.05 * span)
 
 
-def test_ewa_update_in_place_on_a_device_array(where):
-    be = xn.resolve_backend(dtype="float64", **where)
-    average = be.zeros((3,))
-    for theta in (40.0, 49.0, 45.0):
-        xn.ewa_update(average, be.asarray(np.full(3, theta)), 0.9)
-    np.testing.assert_allclose(xn.to_numpy(average), 12.15)
-
-
 def test_history_smooths_the_cost():
     history = xn.History()
     history.iteration_cost = [40.0, 49.0, 45.0]
