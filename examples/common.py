@@ -5,13 +5,17 @@ import argparse
 import pathlib
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 import xpnet as xn
 
 
 def options(description: str) -> argparse.Namespace:
     """``--smoke`` (the smallest settings: seconds, to check the script runs) and ``--out DIR`` (where
-    the figures go; created if missing)."""
+    the figures go; created if missing). Also limits the linear-algebra library to one thread: the
+    networks here are small, and more threads only add overhead (several times the run time on a
+    busy machine)."""
+    threadpool_limits(1)
     parser = argparse.ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="smallest settings, to check that it runs")
