@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python -m pip install -q -e ".[test]"
 python -m pytest
-python -m ruff check xpnet tests benchmarks
+python -m ruff check xpnet tests benchmarks examples
 python -m mypy
 results="$(mktemp -d)/benchmarks.json"
 python -m pytest benchmarks -q -p no:cacheprovider --profile quick --benchmark-json="$results" | tail -n 3

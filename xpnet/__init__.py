@@ -1,6 +1,6 @@
 """xpnet: deep fully connected networks trained with hand-written array-API kernels,
 on NumPy (CPU), CuPy (CUDA), torch or array-api-strict."""
-from xpnet import datasets, tune
+from xpnet import datasets, plot, tune
 from xpnet.backend import resolve_backend, to_numpy
 from xpnet.gradcheck import GradientCheckReport, gradient_check
 from xpnet.io import load, save
@@ -18,5 +18,5 @@ __all__ = [
     "Adam", "AdamW", "BatchNorm", "BinaryCrossEntropy", "Dense", "DivergenceError", "Dropout", "EWA",
     "GradientCheckReport", "History", "LeakyReLU", "MeanSquaredError", "Momentum", "ReLU", "RMSprop",
     "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "datasets",
-    "gradient_check", "load", "resolve_backend", "save", "schedules", "to_numpy", "tune",
+    "gradient_check", "load", "plot", "resolve_backend", "save", "schedules", "to_numpy", "tune",
 ]

@@ -70,6 +70,12 @@ class History:
         """The per-iteration cost smoothed by an exponentially weighted average."""
         return EWA(beta, bias_correction).average(self.iteration_cost)
 
+    def plot(self, path=None, beta: float = 0.9):
+        """Training curves as a matplotlib Figure (saved to ``path`` if given): :func:`xpnet.plot.history`."""
+        from xpnet import plot
+
+        return plot.history(self, path, beta)
+
     def to_dict(self) -> dict:
         return {"history": self.history, "iteration_cost": self.iteration_cost}
 

@@ -44,6 +44,13 @@ class Results:
         lines += ["  ".join(cell.ljust(width) for cell, width in zip(line, widths)) for line in cells]
         return "\n".join(lines)
 
+    def plot(self, path=None, space: dict | None = None):
+        """Each varied hyperparameter against validation loss, a matplotlib Figure (saved to ``path``
+        if given): :func:`xpnet.plot.search`."""
+        from xpnet import plot
+
+        return plot.search(self, path, space)
+
     def to_csv(self, path) -> None:
         rows = self.rows()
         columns = list(dict.fromkeys(key for row in rows for key in row))
