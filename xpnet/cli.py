@@ -1,72 +1,593 @@
-"""The ``xpnet`` command: ``xpnet train --dataset digits --device cpu``."""
+"""The ``xpnet`` command (also ``python -m xpnet``): train, predict, tune, bench, info.
+
+    xpnet train --dataset digits --device cpu          # a bundled dataset, test accuracy
+    xpnet train --data iris.csv --target species --save iris.npz --plot curves.png
+    xpnet predict iris.npz new.csv --output predictions.csv
+    xpnet tune --data iris.csv --target species --trials 32 --output trials.csv
+
+Every failure is one line ``xpnet: error: ...`` on stderr and an exit code from :data:`EXIT_CODES`.
+"""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import json
+import os
+import subprocess
 import sys
+import tempfile
 import time
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
 
-from xpnet import datasets
-from xpnet.model import Sequential
-from xpnet.nn.layers import Dense, ReLU
-from xpnet.training.optim import SGD, Adam, Momentum, RMSprop
+import numpy as np
 
-OPTIMIZERS = {"sgd": SGD, "momentum": Momentum, "rmsprop": RMSprop, "adam": Adam}
+import xpnet as xn
+from xpnet import environment, tabular, tune
+from xpnet.preparation import TASKS, Encoding, class_labels, infer_task, validation_split
+from xpnet.tabular import DataError
+
+EXIT_CODES = {
+    0: "success",
+    1: "another failure (a benchmark run that failed, an unexpected error)",
+    2: "usage: a bad option or option value, or a bad --space file",
+    3: "bad data: a data, model or output file missing, unreadable or unsuitable",
+    4: "training diverged (the cost became NaN or inf; try a smaller --lr)",
+    5: "unavailable: an optional package (the message names the pip extra), a device, benchmarks/",
+    130: "interrupted (Ctrl-C); no file is left half-written",
+    141: "standard output closed early (xpnet predict ... | head): stops quietly",
+}
+
+OPTIMIZERS = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}
 #: dataset -> (hidden layer widths, loss)
 PRESETS = {
     "digits": ((128, 64), "softmax_cross_entropy"),
     "moons": ((16, 8), "binary_cross_entropy"),
     "circles": ((16, 8), "binary_cross_entropy"),
 }
+HIDDEN_FOR_DATA = (64, 64)
+
+DISTRIBUTIONS: dict[str, Callable[..., tune.spaces.Distribution]] = {
+    "uniform": tune.Uniform,
+    "log_uniform": tune.LogUniform,
+    "one_minus_log_uniform": tune.OneMinusLogUniform,
+    "int_uniform": tune.IntUniform,
+    "int_log_uniform": lambda low, high: tune.IntUniform(low, high, log=True),
+    "choice": lambda *options: tune.Choice(options),
+}
+DEFAULT_SPACE = {
+    "lr": tune.LogUniform(1e-4, 1e-1),
+    "l2": tune.LogUniform(1e-5, 1.0),
+    "units": tune.Choice([32, 64, 128, 256]),
+    "layers": tune.Choice([1, 2, 3]),
+}
+SPACE_HELP = """\
+--space FILE is a JSON object mapping a hyperparameter name to a distribution, or to a fixed value:
+  {"lr": {"log_uniform": [1e-4, 1]}, "units": {"int_uniform": [16, 256]},
+   "activation": {"choice": ["relu", "tanh"]}, "epochs": 20}
+distributions: uniform [low, high]; log_uniform [low, high] (uniform in log10); int_uniform
+[low, high] (integers, inclusive); int_log_uniform [low, high]; one_minus_log_uniform [low, high]
+(1 - 10**r, for betas); choice [option, ...]. Names: lr, l2, units, layers, activation, optimizer,
+batch_size, epochs, dropout, beta1, beta2, ... (those xpnet.tune knows). The default space searches
+lr log-uniform in [1e-4, 0.1], l2 log-uniform in [1e-5, 1], units in {32, 64, 128, 256} and layers
+in {1, 2, 3}."""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xpnet", description="Train fully connected networks.")
-    commands = parser.add_subparsers(dest="command", required=True)
-    train = commands.add_parser("train", help="train on a bundled dataset and report test accuracy")
-    train.add_argument("--dataset", choices=sorted(PRESETS), default="digits")
-    train.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N'")
-    train.add_argument("--backend", default=None, help="numpy, cupy, torch or array_api_strict")
-    train.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+class UsageError(ValueError):
+    """An option value or settings file the command cannot use (exit code 2)."""
+
+
+class Unavailable(Exception):
+    """Something optional this run needs is absent: a device or a source checkout (exit code 5)."""
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """Usage errors as one line, ``xpnet: error: ...``, exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"xpnet: error: {message} (see '{self.prog} --help')\n")
+
+
+# command line -----------------------------------------------------------------------------------
+
+def build_parser() -> ArgumentParser:
+    epilog = ("Every failure is one line 'xpnet: error: ...' on stderr.\nexit codes:\n"
+              + "\n".join(f"  {code:>3}  {meaning}" for code, meaning in EXIT_CODES.items()))
+    parser = ArgumentParser(prog="xpnet", description="Train fully connected networks.", epilog=epilog,
+                            formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"xpnet {xn.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    train = commands.add_parser(
+        "train", help="train on a data file or a bundled dataset",
+        description="Train on a data file (--data, with a validation split) or on a bundled dataset "
+                    "(--dataset, reporting test accuracy; the default is --dataset digits).")
+    _add_data_options(train)
+    train.add_argument("--dataset", choices=sorted(PRESETS), help="a bundled dataset (default: digits)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
-    train.add_argument("--epochs", type=int, default=30)
-    train.add_argument("--batch-size", type=int, default=64)
-    train.add_argument("--hidden", type=int, nargs="+", default=None, help="hidden layer widths")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--quiet", action="store_true", help="print only the final result")
+    _add_fitting_options(train, epochs=30)
+    train.add_argument("--hidden", type=int, nargs="+", default=None,
+                       help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data)")
+    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda (default 0)")
+    train.add_argument("--save", metavar="MODEL.npz", help="save the model, with its data encoding")
+    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves")
+    _add_device_options(train)
+    _add_run_options(train)
+    train.set_defaults(run=command_train)
+
+    predict = commands.add_parser(
+        "predict", help="apply a saved model to a data file",
+        description="Apply a model saved by 'xpnet train --save' to FILE's feature columns and write "
+                    "one CSV row per input row: the predicted label and each class's probability "
+                    "p(<class>), or the predicted value. When FILE has the target column, the "
+                    "accuracy and loss are reported too.")
+    predict.add_argument("model", metavar="MODEL", help="a model file from 'xpnet train --save'")
+    predict.add_argument("file", metavar="FILE", help="a .csv, .npy, .npz or .parquet file")
+    predict.add_argument("--output", metavar="PREDICTIONS.csv",
+                         help="write the CSV here (default: standard output, the summary to stderr)")
+    predict.add_argument("--features", default="X", metavar="ARRAY", help="the features array of an .npz file")
+    predict.add_argument("--device", help="load the model onto this device (default: where it was saved)")
+    predict.add_argument("--backend", help="load the model onto this backend")
+    _add_threads_option(predict)
+    predict.set_defaults(run=command_predict)
+
+    search = commands.add_parser(
+        "tune", help="random hyperparameter search",
+        description="Random search, every trial scored on a validation split of the data file.",
+        epilog=SPACE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_data_options(search)
+    search.add_argument("--trials", type=_positive_int, default=20, help="configurations to try (default 20)")
+    search.add_argument("--space", metavar="SPACE.json", help="the search space (format below)")
+    search.add_argument("--output", metavar="TRIALS.csv", help="write every trial as CSV")
+    search.add_argument("--top", type=_positive_int, default=10, help="rows of the table printed (default 10)")
+    _add_fitting_options(search, epochs=10)
+    _add_device_options(search)
+    _add_run_options(search)
+    search.set_defaults(run=command_tune)
+
+    bench = commands.add_parser("bench", help="run the benchmark suite of a source checkout",
+                                description="Run benchmarks/ (found in this folder or above) with "
+                                            "pytest-benchmark and print the report.")
+    bench.add_argument("--profile", choices=("quick", "full"), default="quick")
+    bench.add_argument("--json", metavar="RESULTS.json", help="keep pytest-benchmark's raw results here")
+    bench.set_defaults(run=command_bench, threads=None)
+
+    info = commands.add_parser("info", help="versions, backends, devices, fast paths, BLAS threads")
+    _add_threads_option(info)
+    info.set_defaults(run=command_info)
     return parser
 
 
-def train(args) -> float:
-    """Train the dataset's preset network and return the test accuracy."""
-    X_train, y_train, X_test, y_test = datasets.load(args.dataset, seed=args.seed)
-    hidden, loss = PRESETS[args.dataset]
-    hidden = args.hidden or hidden
+def _add_data_options(parser) -> None:
+    group = parser.add_argument_group("data")
+    group.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy, .npz or .parquet file")
+    group.add_argument("--target", metavar="COLUMN",
+                       help="the target column (.npy: an index, default the last; .npz: an array, default y)")
+    group.add_argument("--features", default="X", metavar="ARRAY", help="the features array of an .npz file")
+    group.add_argument("--task", choices=TASKS,
+                       help="default: classify a text target or one of few integer values, else regress")
+    group.add_argument("--val-split", type=_fraction, default=0.2, metavar="FRACTION",
+                       help="held-out validation fraction, stratified for classification (default 0.2)")
+
+
+def _add_fitting_options(parser, epochs: int) -> None:
+    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"default {epochs}")
+    parser.add_argument("--batch-size", type=_positive_int, default=64, help="default 64")
+
+
+def _add_device_options(parser) -> None:
+    parser.add_argument("--device", default="cpu", help="'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument("--backend", default=None, help="numpy, cupy, torch or array_api_strict")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+
+
+def _add_run_options(parser) -> None:
+    parser.add_argument("--seed", type=int, default=0)
+    _add_threads_option(parser)
+    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+
+
+def _add_threads_option(parser) -> None:
+    parser.add_argument("--threads", type=_positive_int, metavar="N", help="BLAS threads (needs threadpoolctl)")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a fraction in [0, 1), got {text}")
+    return value
+
+
+# running a command ------------------------------------------------------------------------------
+
+def main(argv=None) -> int:
+    """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
+    try:
+        args = build_parser().parse_args(argv)
+        with blas_threads(args.threads):
+            args.run(args)
+        sys.stdout.flush()
+        return 0
+    except SystemExit as exit:  # from argparse: --help, --version, a usage error
+        return int(exit.code or 0)
+    except KeyboardInterrupt:
+        print("xpnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        _silence_stdout()
+        return 141
+    except Exception as error:
+        print(f"xpnet: error: {_one_line(error)}", file=sys.stderr)
+        return exit_code(error)
+
+
+def exit_code(error: Exception) -> int:
+    """The documented exit code (see :data:`EXIT_CODES`) for a failure."""
+    if isinstance(error, (DataError, OSError)):
+        return 3
+    if isinstance(error, xn.DivergenceError):
+        return 4
+    if isinstance(error, (ImportError, Unavailable)):
+        return 5
+    if isinstance(error, (ValueError, TypeError)):
+        return 2
+    return 1
+
+
+def _one_line(error: Exception) -> str:
+    message = " ".join(str(error).split()) or type(error).__name__
+    return message if exit_code(error) != 1 else f"{type(error).__name__}: {message}"
+
+
+def _silence_stdout() -> None:
+    """After the reader of standard output went away: point it at /dev/null so that the final flush
+    at exit does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+@contextlib.contextmanager
+def blas_threads(count: int | None):
+    """Limit the BLAS thread pools to ``count`` threads inside the block (None: leave them)."""
+    if count is None:
+        yield
+        return
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError as error:
+        raise ImportError("--threads needs threadpoolctl: pip install 'xpnet[threads]'") from error
+    with threadpool_limits(limits=count, user_api="blas"):
+        yield
+
+
+def say(args, *text) -> None:
+    """Print unless --quiet."""
+    if not args.quiet:
+        print(*text, flush=True)
+
+
+# train ------------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Prepared:
+    """A data file split, encoded and ready to train on (``X_val`` is None without validation rows)."""
+
+    encoding: Encoding
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray | None
+    y_val: np.ndarray | None
+
+    def describe(self) -> str:
+        split = f"{len(self.X_train)} train / {0 if self.y_val is None else len(self.y_val)} validation rows"
+        encoding, features = self.encoding, self.X_train.shape[1]
+        if encoding.task == "regress":
+            return f"{split}, {features} features, regression on {encoding.target!r}"
+        classes = ", ".join(map(str, encoding.classes[:8])) + (", ..." if len(encoding.classes) > 8 else "")
+        return f"{split}, {features} features, {len(encoding.classes)} classes ({classes})"
+
+
+def prepare(args) -> Prepared:
+    """Read ``--data``, choose the task, split off ``--val-split`` and fit the encoding on the rest."""
+    table = tabular.read(args.data, features_array=args.features)
+    target = table.target_name(args.target)
+    features = table.feature_names(target)
+    X, y = table.features(features), table.column(target)
+    task = args.task or infer_task(y)
+    classes = class_labels(y) if task == "classify" else None
+    train, held = validation_split(table.rows, args.val_split, args.seed, y if classes else None)
+    encoding = Encoding.fit(task, target, features, X[train], y[train], classes)
+    validation = (encoding.inputs(X[held]), encoding.targets(y[held])) if held.size else (None, None)
+    return Prepared(encoding, encoding.inputs(X[train]), encoding.targets(y[train]), *validation)
+
+
+def check_device(backend: str | None, device: str, dtype: str = "float32") -> None:
+    """Fail before any work when the device or backend cannot be used."""
+    try:
+        xn.resolve_backend(backend, device, dtype)
+    except RuntimeError as error:
+        raise Unavailable(str(error)) from error
+
+
+def build_model(input_dim: int, hidden, output_dim: int, args) -> xn.Sequential:
+    """``Dense -> ReLU`` per hidden width, then ``Dense(output_dim)``."""
+    layers = [layer for width in hidden for layer in (xn.Dense(width), xn.ReLU())] + [xn.Dense(output_dim)]
+    return xn.Sequential(layers, input_dim=input_dim, device=args.device, dtype=args.dtype,
+                         seed=args.seed, backend=args.backend)
+
+
+def command_train(args) -> None:
+    if args.data and args.dataset:
+        raise UsageError("give either --data FILE or --dataset NAME, not both")
+    for path in (args.save, args.plot):
+        check_writable(path)
+    plot = load_plotter() if args.plot else None
+    check_device(args.backend, args.device, args.dtype)
+    if args.data:
+        model, encoding = train_on_file(args)
+    else:
+        model, encoding = train_on_dataset(args)
+    if args.save:
+        xn.save(model, args.save, metadata={"encoding": encoding.to_metadata()})
+        say(args, f"saved the model to {args.save}")
+    if plot is not None:
+        with tabular.atomic_path(args.plot) as temporary:
+            plot.history(model.history, path=temporary)
+        say(args, f"saved the training curves to {args.plot}")
+
+
+def train_on_dataset(args) -> tuple:
+    """Train a bundled dataset's preset network; print the test accuracy."""
+    name = args.dataset or "digits"
+    X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed)
+    hidden, loss = PRESETS[name]
     classes = 10 if loss == "softmax_cross_entropy" else 1
-    layers = [layer for width in hidden for layer in (Dense(width), ReLU())] + [Dense(classes)]
-    model = Sequential(layers, input_dim=X_train.shape[1], device=args.device, dtype=args.dtype,
-                       seed=args.seed, backend=args.backend)
-    optimizer = OPTIMIZERS[args.optimizer]() if args.lr is None else OPTIMIZERS[args.optimizer](lr=args.lr)
-    print(f"xpnet: {args.dataset} ({X_train.shape[0]} train / {X_test.shape[0]} test examples), "
+    model = build_model(X_train.shape[1], args.hidden or hidden, classes, args)
+    optimizer = make_optimizer(args)
+    print(f"xpnet: {name} ({X_train.shape[0]} train / {X_test.shape[0]} test examples), "
           f"{model.count_params()} parameters on {model.backend.name}:{model.device}, {optimizer!r}")
     started = time.perf_counter()
-    model.fit(X_train, y_train, loss=loss, optimizer=optimizer, batch_size=args.batch_size,
-              epochs=args.epochs, validation_data=(X_test, y_test), seed=args.seed,
-              verbose=not args.quiet)
+    fit(model, args, X_train, y_train, loss, optimizer, (X_test, y_test))
     scores = model.evaluate(X_test, y_test)
     print(f"test accuracy {scores['accuracy']:.4f}  test loss {scores['loss']:.4f}  "
           f"({time.perf_counter() - started:.1f} s)")
-    return scores["accuracy"]
+    return model, Encoding.plain(model.input_dim, loss, model.output_dim)
 
 
-def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+def train_on_file(args) -> tuple:
+    """Train on ``--data``; print the validation scores (the training scores without validation)."""
+    data = prepare(args)
+    encoding = data.encoding
+    model = build_model(data.X_train.shape[1], args.hidden or HIDDEN_FOR_DATA, encoding.output_dim, args)
+    optimizer = make_optimizer(args)
+    print(f"xpnet: {args.data}: {data.describe()}; {model.count_params()} parameters on "
+          f"{model.backend.name}:{model.device}, {optimizer!r}")
+    started = time.perf_counter()
+    validation = (data.X_val, data.y_val) if data.X_val is not None else None
+    fit(model, args, data.X_train, data.y_train, encoding.loss, optimizer, validation)
+    part, (X, y) = ("validation", validation) if validation else ("training", (data.X_train, data.y_train))
+    print(f"{scores_line(model, encoding, X, y, part)}  ({time.perf_counter() - started:.1f} s)")
+    return model, encoding
+
+
+def make_optimizer(args):
+    optimizer = OPTIMIZERS[args.optimizer]
+    return optimizer() if args.lr is None else optimizer(lr=args.lr)
+
+
+def fit(model, args, X, y, loss, optimizer, validation) -> None:
+    """``model.fit`` with the command's settings; NumPy's overflow warnings are silenced, since a
+    cost that becomes NaN or inf raises ``xn.DivergenceError`` anyway."""
+    with np.errstate(all="ignore"):
+        model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
+                  validation_data=validation, seed=args.seed, l2=args.l2, verbose=not args.quiet)
+
+
+def scores_line(model, encoding: Encoding, X, y, part: str = "") -> str:
+    """``"<part> accuracy A  <part> loss L"`` for classifiers; for regression the root mean squared
+    error in the target's units and the loss (mean squared error) on the standardized target."""
+    scores = model.evaluate(X, y)
+    prefix = f"{part} " if part else ""
+    if encoding.task == "classify":
+        return f"{prefix}accuracy {scores['accuracy']:.4f}  {prefix}loss {scores['loss']:.4f}"
+    rmse = np.sqrt(scores["loss"]) * encoding.target_std
+    return f"{prefix}rmse {rmse:.4g}  {prefix}loss {scores['loss']:.4f} (standardized target)"
+
+
+def check_writable(path) -> None:
+    """A file can be created at ``path``: its folder exists (checked before training, not after)."""
+    if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+        raise DataError(f"cannot write {path}: no folder {os.path.dirname(os.path.abspath(path))}")
+
+
+def load_plotter():
+    """The ``xpnet.plot`` module, imported only when --plot is given."""
     try:
-        train(args)
-    except (ValueError, TypeError, ImportError, RuntimeError) as error:
-        print(f"xpnet: error: {error}", file=sys.stderr)
-        return 2
-    return 0
+        from xpnet import plot
+    except ImportError as error:
+        raise ImportError(f"--plot needs the xpnet.plot module and matplotlib ({error})") from error
+    return plot
+
+
+# predict ----------------------------------------------------------------------------------------
+
+def command_predict(args) -> None:
+    check_writable(args.output)
+    model = load_model(args)
+    encoding = Encoding.for_model(model)
+    table = tabular.read(args.file, features_array=args.features)
+    features = feature_columns(table, encoding, model.input_dim)
+    X = encoding.inputs(table.features(features))
+    with np.errstate(all="ignore"):
+        outputs = model.predict(X)
+    header, rows = prediction_rows(encoding, outputs)
+    if args.output:
+        tabular.save_csv(args.output, header, rows)
+    else:
+        tabular.write_csv(sys.stdout, header, rows)
+    summary = f"{len(outputs)} predictions" + (f" written to {args.output}" if args.output else "")
+    if encoding.target in table.columns and encoding.target not in features:
+        summary += "; " + scores_line(model, encoding, X, encoding.targets(table.column(encoding.target)))
+    print(summary, file=sys.stdout if args.output else sys.stderr)
+
+
+def load_model(args) -> xn.Sequential:
+    """``xn.load`` onto --device/--backend (default: where it was saved); a bad file is a DataError."""
+    if not os.path.isfile(args.model):
+        raise DataError(f"{args.model}: no such model file")
+    if not zipfile.is_zipfile(args.model):
+        raise DataError(f"{args.model}: not a model file (an .npz archive from 'xpnet train --save')")
+    if args.device is not None or args.backend is not None:
+        check_device(args.backend, args.device or "cpu")
+    try:
+        model = xn.load(args.model, device=args.device, backend=args.backend)
+    except (ImportError, RuntimeError) as error:
+        raise Unavailable(f"{args.model}: {_one_line(error)}; or load it with --device cpu") from error
+    except (ValueError, KeyError, OSError, EOFError) as error:
+        raise DataError(f"{args.model}: not a model saved by xpnet ({_one_line(error)})") from error
+    if model.loss is None:
+        raise DataError(f"{args.model}: the model was saved before training (it has no loss)")
+    return model
+
+
+def feature_columns(table, encoding: Encoding, input_dim: int) -> list:
+    """The columns the model reads. A file with a header: the saved feature names. A file without
+    one (.npy, .npz) or a model saved without names: every candidate column when there are as many
+    as inputs, else the saved names (the target column is then present), else every column but the
+    target."""
+    names = encoding.features
+    if table.named and names is not None:
+        missing = [name for name in names if name not in table.columns]
+        if missing:
+            raise DataError(f"{table.path}: no column(s) {missing[:5]} of the {len(names)} features the "
+                            "model was trained on")
+        return names
+    if len(table.candidates) == input_dim:
+        return table.candidates
+    if names is not None and all(name in table.columns for name in names):
+        return names
+    if len(table.feature_names(encoding.target)) == input_dim:
+        return table.feature_names(encoding.target)
+    raise DataError(f"{table.path}: the model reads {input_dim} features, the file has "
+                    f"{len(table.candidates)} columns")
+
+
+def prediction_rows(encoding: Encoding, outputs: np.ndarray) -> tuple:
+    """CSV header and rows: the label then ``p(<class>)`` per class, or the predicted value."""
+    if encoding.task == "regress":
+        return [encoding.target], ([f"{value:.8g}"] for value in encoding.values(outputs))
+    probabilities = encoding.probabilities(outputs)
+    header = [encoding.target] + [f"p({label})" for label in encoding.classes]
+    rows = ([label] + [f"{p:.6g}" for p in row]
+            for label, row in zip(encoding.labels(probabilities), probabilities.tolist()))
+    return header, rows
+
+
+# tune -------------------------------------------------------------------------------------------
+
+def command_tune(args) -> None:
+    if not args.data:
+        raise UsageError("tune needs --data FILE")
+    if args.val_split == 0:
+        raise UsageError("tune compares trials on a validation split: --val-split must be above 0")
+    check_writable(args.output)
+    space, fixed = read_space(args.space) if args.space else (DEFAULT_SPACE, {})
+    check_device(args.backend, args.device, args.dtype)
+    data = prepare(args)
+    encoding = data.encoding
+    if data.X_val is None or data.y_val is None:
+        raise UsageError("tune compares trials on a validation split: --val-split must leave validation rows")
+    problem = tune.Problem(data.X_train, data.y_train, data.X_val, data.y_val, loss=encoding.loss,
+                           output_dim=encoding.output_dim, device=args.device, backend=args.backend,
+                           dtype=args.dtype, shuffle_seed=args.seed)
+    say(args, f"xpnet: {args.data}: {data.describe()}; {args.trials} trials of {sorted(space)}")
+    started = time.perf_counter()
+    base = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, **fixed}
+    results = tune.random_search(space, problem, n_trials=args.trials, base=base, seed=args.seed)
+    say(args, f"{len(results)} trials in {time.perf_counter() - started:.1f} s; the best first:")
+    print(results.table(limit=args.top))
+    if args.output:
+        results.to_csv(args.output)
+        say(args, f"wrote {len(results)} trials to {args.output}")
+
+
+def read_space(path: str) -> tuple:
+    """``(space, fixed)`` from a JSON file: distributions to search, and values to hold fixed."""
+    try:
+        with open(path, encoding="utf-8") as file:
+            entries = json.load(file)
+    except OSError as error:
+        raise UsageError(f"--space {path}: cannot be read ({error.strerror})") from error
+    except json.JSONDecodeError as error:
+        raise UsageError(f"--space {path}: not valid JSON ({error})") from error
+    if not isinstance(entries, dict) or not entries:
+        raise UsageError(f"--space {path}: expected a JSON object mapping names to distributions")
+    space = {name: distribution(path, name, entry) for name, entry in entries.items() if isinstance(entry, dict)}
+    fixed = {name: entry for name, entry in entries.items() if not isinstance(entry, dict)}
+    if not space:
+        raise UsageError(f"--space {path}: no distribution to search; e.g. {{\"lr\": {{\"log_uniform\": [1e-4, 1]}}}}")
+    return space, fixed
+
+
+def distribution(path: str, name: str, entry: dict):
+    """An ``xpnet.tune`` distribution from ``{"<kind>": [arguments]}``."""
+    if len(entry) != 1 or next(iter(entry)) not in DISTRIBUTIONS:
+        raise UsageError(f"--space {path}: {name!r} must be {{KIND: [...]}} with KIND one of "
+                         f"{sorted(DISTRIBUTIONS)}, got {json.dumps(entry)}")
+    kind, arguments = next(iter(entry.items()))
+    if not isinstance(arguments, list) or (kind != "choice" and len(arguments) != 2):
+        expected = "a list of options" if kind == "choice" else "a list [low, high]"
+        raise UsageError(f"--space {path}: {name!r}: {kind} takes {expected}, got {json.dumps(arguments)}")
+    try:
+        return DISTRIBUTIONS[kind](*arguments)
+    except (ValueError, TypeError) as error:
+        raise UsageError(f"--space {path}: {name!r}: {error}") from error
+
+
+# bench and info ---------------------------------------------------------------------------------
+
+def command_bench(args) -> None:
+    root = find_checkout(Path.cwd())
+    if root is None:
+        raise Unavailable(f"xpnet bench runs the benchmarks/ folder of an xpnet source checkout; none in "
+                          f"{Path.cwd()} or above it: run it from a clone of the repository")
+    if environment.version_of("pytest_benchmark") is None:
+        raise ImportError("xpnet bench needs pytest-benchmark: pip install -e '.[bench]'")
+    with tempfile.TemporaryDirectory() as folder:
+        results = os.path.abspath(args.json or os.path.join(folder, "results.json"))
+        run_in(root, "-m", "pytest", "benchmarks", "--profile", args.profile, f"--benchmark-json={results}",
+               "-q", "-p", "no:cacheprovider")
+        run_in(root, "-m", "benchmarks.report", results)
+
+
+def find_checkout(folder: Path) -> Path | None:
+    """The first of ``folder`` and its parents that holds ``benchmarks/report.py``."""
+    for candidate in (folder, *folder.parents):
+        if (candidate / "benchmarks" / "report.py").is_file():
+            return candidate
+    return None
+
+
+def run_in(folder: Path, *arguments) -> None:
+    """Run this Python with ``arguments`` in ``folder``; a failure raises RuntimeError."""
+    sys.stdout.flush()
+    completed = subprocess.run([sys.executable, *arguments], cwd=folder)
+    if completed.returncode != 0:
+        raise RuntimeError(f"'python {' '.join(arguments)}' failed with exit code {completed.returncode}")
+
+
+def command_info(args) -> None:
+    print(environment.report())
 
 
 if __name__ == "__main__":
