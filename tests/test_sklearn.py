@@ -252,6 +252,28 @@ def test_alpha_is_the_l2_penalty():
     assert norms[10.0] < 0.5 * norms[0.0]
 
 
+def test_verbose_prints_one_line_per_epoch(capsys):
+    X, y = blobs()
+    XPNetClassifier(hidden_layer_sizes=(8,), max_iter=3, verbose=True, random_state=0).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[:2] for line in lines] == [["epoch", "1"], ["epoch", "2"], ["epoch", "3"]]
+    XPNetClassifier(hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X, y)
+    assert capsys.readouterr().out == ""
+
+
+def test_shuffle_false_keeps_the_batches_in_order():
+    X, y = blobs()
+    within_batches = np.concatenate([np.random.default_rng(0).permutation(50) + start
+                                     for start in range(0, 300, 50)])  # rows swapped inside each batch of 50
+    for shuffle in (False, True):
+        fitted = [XPNetClassifier(hidden_layer_sizes=(8,), optimizer="sgd", learning_rate_init=0.1, batch_size=50,
+                                  shuffle=shuffle, random_state=0).partial_fit(X[rows], y[rows], classes=[0, 1, 2])
+                  for rows in (np.arange(300), within_batches)]
+        # unshuffled, every batch holds the same rows either way; shuffled, the same draw mixes other rows
+        same = np.allclose(fitted[0].predict_proba(X), fitted[1].predict_proba(X), rtol=1e-9, atol=0)
+        assert same == (not shuffle)
+
+
 def test_dtype_follows_the_data_unless_given():
     X, y = blobs()
     for data_type, setting, expected in [(np.float64, None, "float64"), (np.float32, None, "float32"),
