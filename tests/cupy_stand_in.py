@@ -22,11 +22,14 @@ import xpnet.kernels
 import xpnet.kernels.numpy
 from xpnet.kernels import fast_kernels
 
-_STATEMENT = re.compile(r"^\s*(?:T\s+)?(\w+)\s*(-=|=)\s*(.+?)\s*$", re.S)
+_STATEMENT = re.compile(r"^\s*(?:(?:T|long long|unsigned long long)\s+)?(\w+)(\[.+?\])?\s*(-=|\+=|=)\s*(.+?)\s*$",
+                        re.S)
+_CASTS = re.compile(r"\((?:T|float|double)\)")
+_FLOAT_SUFFIX = re.compile(r"(\d)f\b")
 
 
 def _python_expression(expression: str) -> str:
-    expression = expression.replace("(T)", "").replace("sqrt(", "np.sqrt(")
+    expression = _FLOAT_SUFFIX.sub(r"\1", _CASTS.sub("", expression)).replace("sqrt(", "np.sqrt(")
     if "?" not in expression:
         return expression
     condition, branches = expression.split("?", 1)
@@ -34,12 +37,28 @@ def _python_expression(expression: str) -> str:
     return f"np.where({condition}, {when_true}, {when_false})"
 
 
+def _splitmix64(key, numbers):
+    from xpnet.kernels import reference
+
+    return reference.splitmix64(np, int(key), np.asarray(numbers, dtype=np.uint64))
+
+
+#: C functions the kernels' preambles define, as NumPy functions.
+DEVICE_FUNCTIONS = {"xpnet_splitmix64": _splitmix64}
+
+
+def _parameters(text: str) -> list:
+    """``(name, raw)`` for each entry of a parameter list such as ``"raw T X, int64 stride"``."""
+    return [(words[-1], words[0] == "raw") for words in (param.split() for param in text.split(","))]
+
+
 class ElementwiseKernel:
-    """``ElementwiseKernel(in_params, out_params, operation, name)`` evaluated with NumPy."""
+    """``ElementwiseKernel(in_params, out_params, operation, name)`` evaluated with NumPy: ``raw``
+    arguments are seen flat and indexed, the others broadcast against each other."""
 
     def __init__(self, in_params: str, out_params: str, operation: str, name: str, **options):
-        self.inputs = [param.split()[-1] for param in in_params.split(",")]
-        self.outputs = [param.split()[-1] for param in out_params.split(",")]
+        self.inputs = _parameters(in_params)
+        self.outputs = _parameters(out_params)
         self.statements = [_STATEMENT.match(text).groups() for text in operation.split(";") if text.strip()]
         self.name = name
 
@@ -48,19 +67,26 @@ class ElementwiseKernel:
             raise TypeError(f"{self.name} takes {len(self.inputs)} inputs and optionally "
                             f"{len(self.outputs)} outputs, got {len(args)} arguments")
         inputs = args[:len(self.inputs)]
-        arrays = [value for value in inputs if isinstance(value, np.ndarray)]
+        arrays = [value for value, (_, raw) in zip(inputs, self.inputs) if isinstance(value, np.ndarray) and not raw]
         outputs = list(args[len(self.inputs):]) or [
             np.empty(np.broadcast_shapes(*(a.shape for a in arrays)), dtype=np.result_type(*arrays))
             for _ in self.outputs]
-        names = dict(zip(self.inputs, inputs)) | dict(zip(self.outputs, outputs))
-        for target, operator, expression in self.statements:
-            value = eval(_python_expression(expression), {"np": np}, names)  # noqa: S307 (test-only)
-            if target not in self.outputs:
+        names = {name: value.reshape(-1) if raw else value
+                 for (name, raw), value in zip(self.inputs + self.outputs, list(inputs) + outputs)}
+        output_names = [name for name, _ in self.outputs]
+        scope = {"np": np, **DEVICE_FUNCTIONS}
+        for target, index, operator, expression in self.statements:
+            value = eval(_python_expression(expression), scope, names)  # noqa: S307 (test-only)
+            if target not in output_names:
                 names[target] = value  # a local
-            elif operator == "=":
-                names[target][...] = value
+                continue
+            place = eval(index[1:-1], scope, names) if index else ...  # noqa: S307
+            if operator == "=":
+                names[target][place] = value
+            elif operator == "+=":
+                names[target][place] += value
             else:
-                names[target][...] -= value
+                names[target][place] -= value
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
@@ -68,6 +94,7 @@ class _StandInCupy(types.ModuleType):
     """NumPy under CuPy's name, with the stand-in ElementwiseKernel."""
 
     ElementwiseKernel = ElementwiseKernel
+    cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(id=0))
 
     def __getattr__(self, name):
         return getattr(np, name)

@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 
 from xpnet.kernels import Kernels, select_kernels
-from xpnet.rng import RandomSource, make_random_source
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
 DTYPES = ("float32", "float64")
@@ -43,8 +42,14 @@ class Backend:
     device: Any
     dtype: Any
     dtype_name: str
-    random: RandomSource
     kernels: Kernels
+    seed: dataclasses.InitVar[int | None] = None
+    random: Any = dataclasses.field(init=False)
+
+    def __post_init__(self, seed):
+        from xpnet.rng import make_random_source
+
+        object.__setattr__(self, "random", make_random_source(self, seed))
 
     def asarray(self, values, dtype=None):
         """Move host data (NumPy array, list, scalar) to this backend's device in one transfer."""
@@ -115,9 +120,8 @@ def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str 
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
     xp, device_object = _NAMESPACE_LOADERS[backend](device)
     return Backend(name=backend, device_name=device, xp=xp, device=device_object,
-                   dtype=getattr(xp, dtype), dtype_name=dtype,
-                   random=make_random_source(backend, xp, device_object, seed),
-                   kernels=select_kernels(backend, xp, fast))
+                   dtype=getattr(xp, dtype), dtype_name=dtype, kernels=select_kernels(backend, xp, fast),
+                   seed=seed)
 
 
 def _cuda_index(device: str, argument: str = "device") -> int:

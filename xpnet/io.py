@@ -106,7 +106,7 @@ def _restore_random_states(model, states: dict) -> None:
         model.backend.random.set_state(states["model"])
     if states["shuffle"] is not None:
         backend = model.backend
-        model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, None)
+        model.shuffle_random = make_random_source(backend, None)
         model.shuffle_random.set_state(states["shuffle"])
 
 

@@ -84,8 +84,8 @@ def examples(op, rng, lead):
         "tanh_backward": ((normal(m, k), np.tanh(normal(m, k))), {}),
         "sigmoid": ((normal(m, k),), {}),
         "sigmoid_backward": ((normal(m, k), rng.random(lead + (m, k))), {}),
-        "bias_relu": ((normal(m, k), normal(k)), {}),
-        "bias_leaky_relu": ((normal(m, k), normal(k)), {"alpha": 0.1}),
+        "dense_relu": ((rng.standard_normal((m, n)), normal(n, k), normal(k)), {}),
+        "dense_leaky_relu": ((rng.standard_normal((m, n)), normal(n, k), normal(k)), {"alpha": 0.1}),
         "relu_bias_backward": ((normal(m, k), normal(m, k)), {}),
         "leaky_relu_bias_backward": ((normal(m, k), normal(m, k)), {"alpha": 0.1}),
         "dropout_mask": ((rng.random(lead + (m, k)),), {"keep_prob": 0.7}),
@@ -94,6 +94,8 @@ def examples(op, rng, lead):
         "batchnorm_statistics": ((normal(m, k),), {}),
         "batchnorm_forward": ((normal(m, k), normal(1, k), positive(1, k), positive(k), normal(k)),
                               {"eps": 1e-5}),
+        "batchnorm_running_update": ((normal(k), positive(k), normal(1, k), positive(1, k)),
+                                     {"momentum": 0.9, "m": m}),
         "batchnorm_backward": ((normal(m, k), normal(m, k), positive(1, k), positive(k)), {}),
         "binary_cross_entropy": ((normal(m, 1), (rng.random(lead + (m, 1)) > 0.5) * 1.0), {}),
         "softmax": ((normal(m, k),), {}),
@@ -109,20 +111,38 @@ def examples(op, rng, lead):
         "rmsprop_update": ((normal(60), normal(60), positive(60)),
                            {"lr": per_model(0.01), "beta": per_model(0.9), "eps": per_model(1e-8)}),
         "adam_update": ((normal(60), normal(60), normal(60), positive(60)),
-                        {"lr": per_model(0.01), "beta1": per_model(0.9), "beta2": per_model(0.999),
-                         "eps": per_model(1e-8), "t": 3}),
+                        {"step": per_model(0.03), "root2": per_model(0.05), "beta1": per_model(0.9),
+                         "beta2": per_model(0.999), "eps": per_model(1e-8)}),
         "decay_weights": ((normal(60),), {"lr": per_model(0.1), "weight_decay": per_model(0.01)}),
+        "random_bits": ((np.array(2 ** 63 + 5, dtype=np.uint64),),
+                        {"key": 2 ** 64 - 3, "out": np.zeros(lead + (7, 5), np.uint64)}),
+        "random_uniform": ((np.array(123, dtype=np.uint64),), {"key": 99, "out": np.zeros(lead + (7, 5))}),
+        "increment": ((np.array(2 ** 64 - 2, dtype=np.uint64),), {"by": 5}),
+        "gather_rows": ((rng.standard_normal((50, k)), rng.permutation(50), np.array(3)),
+                        {"stride": 9, "out": np.zeros((9, k))}),
+        "select_row": ((rng.standard_normal((6,) + lead + (1,)), np.array(4)), {"out": np.zeros(lead + (1,))}),
+        "record_at": ((rng.standard_normal((6,) + lead), np.array(rng.standard_normal(lead)), np.array(5)), {}),
     }
     return shared[op]
+
+
+def device_copy(be, value):
+    """A device copy of a host array, integers kept as they are, floats in the backend's dtype."""
+    integer = np.issubdtype(value.dtype, np.integer)
+    return be.asarray(np.array(value), dtype=getattr(be.xp, value.dtype.name) if integer else None)
+
+
+def floating(args) -> bool:
+    return all(np.issubdtype(np.asarray(value).dtype, np.floating) for value in args)
 
 
 def _results(be, kernels, op, args, kwargs, with_out):
     """Run ``op`` on fresh device copies; returns its results followed by every argument afterwards
     (update rules change their arguments in place)."""
-    device_args = [be.asarray(np.array(value)) for value in args]  # copies: updates work in place
-    device_kwargs = {key: be.asarray(value) if isinstance(value, np.ndarray) else value
+    device_args = [device_copy(be, value) for value in args]  # copies: updates work in place
+    device_kwargs = {key: device_copy(be, value) if isinstance(value, np.ndarray) else value
                      for key, value in kwargs.items()}
-    if with_out and "out" in inspect.signature(getattr(reference, op)).parameters:
+    if with_out and "out" in inspect.signature(getattr(reference, op)).parameters and "out" not in kwargs:
         shapes = getattr(reference_kernels(be.xp), op)(*[be.asarray(a) for a in args], **device_kwargs)
         device_kwargs["out"] = (tuple(be.empty(tuple(r.shape)) for r in shapes) if isinstance(shapes, tuple)
                                 else be.empty(tuple(shapes.shape)))
@@ -159,7 +179,9 @@ def test_momentum_with_and_without_nesterov(pair, nesterov):
 def test_float32_kernels_agree_with_the_reference(kernel_set, op):
     be, fast, ref = kernel_sets(*kernel_set, dtype="float32")
     args, kwargs = examples(op, np.random.default_rng(len(op)), ())
-    args = [np.asarray(value, dtype=np.float32) for value in args]
+    args = [value.astype(np.float32) if np.issubdtype(value.dtype, np.floating) else value for value in args]
+    if "out" in kwargs and np.issubdtype(kwargs["out"].dtype, np.floating):
+        kwargs["out"] = kwargs["out"].astype(np.float32)
     for got, want in zip(_results(be, fast, op, args, kwargs, True), _results(be, ref, op, args, kwargs, True)):
         np.testing.assert_allclose(got, want, rtol=2e-5, atol=1e-5, err_msg=op)
 
@@ -168,11 +190,12 @@ def test_float32_kernels_agree_with_the_reference(kernel_set, op):
 def test_nan_and_inf_pass_through_as_in_the_reference(kernel_set, op):
     be, fast, ref = kernel_sets(*kernel_set)
     args, kwargs = examples(op, np.random.default_rng(len(op)), ())
-    poisoned = [np.array(value, dtype=np.float64) for value in args]
+    if not floating(args[:1]):
+        pytest.skip(f"{op} takes no floating-point data first")
+    poisoned = [np.array(value) for value in args]
     flat = poisoned[0].reshape(-1)
-    flat[[0, 3]] = np.nan
-    flat[[1, 4]] = np.inf
-    flat[[2, 5]] = -np.inf
+    for positions, value in (([0, 3], np.nan), ([1, 4], np.inf), ([2, 5], -np.inf)):
+        flat[np.array(positions) % flat.size] = value
     with np.errstate(all="ignore"):
         for got, want in zip(_results(be, fast, op, poisoned, kwargs, True),
                              _results(be, ref, op, poisoned, kwargs, True)):

@@ -47,15 +47,15 @@ def test_activation_matches_autograd(be, rng, name):
 
 
 @pytest.mark.parametrize("activation, alpha", [("relu", None), ("leaky_relu", 0.2)])
-def test_fused_bias_activation_is_the_composition(be, rng, activation, alpha):
+def test_fused_dense_activation_is_the_composition(be, rng, activation, alpha):
     options = {} if alpha is None else {"alpha": alpha}
-    Z, b, dA = (be.asarray(rng.standard_normal(shape)) for shape in ((6, 4), (4,), (6, 4)))
+    X, W, b, dA = (be.asarray(rng.standard_normal(shape)) for shape in ((6, 3), (3, 4), (4,), (6, 4)))
     k = be.kernels
-    Z_plus_b = Z + be.xp.expand_dims(b, axis=0)
-    A = getattr(k, f"bias_{activation}")(Z, b, **options)
-    support.assert_close(A, getattr(k, activation)(Z_plus_b, **options))
+    Z = k.dense_forward(X, W, b)
+    A = getattr(k, f"dense_{activation}")(X, W, b, **options)
+    support.assert_close(A, getattr(k, activation)(Z, **options))
     dZ, db = getattr(k, f"{activation}_bias_backward")(dA, A, **options)
-    expected = getattr(k, f"{activation}_backward")(dA, Z_plus_b, **options)
+    expected = getattr(k, f"{activation}_backward")(dA, Z, **options)
     support.assert_close(dZ, expected)
     support.assert_close(db, k.bias_grad(expected))
     dZ_only, none = getattr(k, f"{activation}_bias_backward")(dA, A, out=(be.empty((6, 4)), None), **options)
@@ -126,6 +126,23 @@ def test_l2_penalty_and_gradient_match_autograd(be, rng):
     grad = be.zeros((2, 12))
     be.kernels.add_l2_grad(grad, be.asarray(W), l2=be.asarray(l2.reshape(2, 1)), m=5)
     support.assert_close(grad * be.asarray(upstream.reshape(2, 1)), dW, rtol=1e-12)
+
+
+def test_batchnorm_running_statistics_step_towards_the_unbiased_batch_values(be, rng):
+    mean, var = rng.standard_normal((1, 3)), rng.random((1, 3)) + 0.5
+    running_mean, running_var = be.asarray(np.zeros(3)), be.asarray(np.ones(3))
+    be.kernels.batchnorm_running_update(running_mean, running_var, be.asarray(mean), be.asarray(var),
+                                        momentum=0.8, m=5)
+    support.assert_close(running_mean, 0.2 * mean[0], rtol=1e-12)
+    support.assert_close(running_var, 0.8 + 0.2 * var[0] * 5 / 4, rtol=1e-12)
+
+
+def test_adam_step_sizes_are_the_bias_corrections():
+    step, root2 = reference.adam_step_sizes(0.01, 0.9, 0.999, 3)
+    assert step == pytest.approx(0.01 / (1 - 0.9 ** 3), rel=1e-15)
+    assert root2 == pytest.approx((1 - 0.999 ** 3) ** 0.5, rel=1e-15)
+    per_model = reference.adam_step_sizes(np.array([0.01, 0.0]), np.array([0.9, 0.5]), 0.999, 1)
+    np.testing.assert_allclose(per_model[0], [0.1, 0.0])
 
 
 def test_ewa_update_in_place(be):
@@ -225,5 +242,52 @@ def test_results_are_written_into_the_given_buffers(be, rng):
 def test_every_operation_is_a_reference_function_in_table_order():
     functions = [name for name, value in vars(reference).items()
                  if callable(value) and not name.startswith("_") and getattr(value, "__module__", "") ==
-                 reference.__name__ and name not in ("bias_correction", "adam_step_sizes")]
+                 reference.__name__ and name not in ("bias_correction", "adam_step_sizes", "splitmix64")]
     assert list(OPS) == functions
+
+
+# The random stream and the step program ---------------------------------------------------------
+
+#: the first outputs of the reference SplitMix64 generator started from state 0
+SPLITMIX64_FROM_ZERO = [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+
+
+@pytest.fixture
+def counter_backend(where):
+    """The backends that draw with the counter-based stream (not NumPy's or torch's generators)."""
+    if where["backend"] in ("numpy", "torch"):
+        pytest.skip("draws with the backend's own generator")
+    return xn.resolve_backend(dtype="float64", fast=False, **where)
+
+
+def test_random_bits_are_splitmix64_and_the_counter_advances_separately(counter_backend):
+    be = counter_backend
+    counter = be.zeros((), dtype=be.xp.uint64)
+    bits = be.kernels.random_bits(counter, key=0, out=be.empty((3,), be.xp.uint64))
+    assert [int(value) for value in support.host(bits)] == SPLITMIX64_FROM_ZERO
+    assert int(support.host(counter)) == 0
+    be.kernels.increment(counter, by=2)
+    single = be.kernels.random_uniform(counter, key=0, out=be.empty((1,), be.xp.float32))
+    assert support.host(single)[0] == np.float32((SPLITMIX64_FROM_ZERO[2] >> 40) / 2 ** 24)
+
+
+def test_gather_rows_takes_the_steps_batch_in_order(be, rng):
+    X = rng.standard_normal((10, 3))
+    order = rng.permutation(10)
+    it = be.asarray(np.array(2), dtype=be.xp.int64)
+    rows = be.kernels.gather_rows(be.asarray(X), be.asarray(order, dtype=be.xp.int64), it, stride=3,
+                                  out=be.empty((3, 3)))
+    support.assert_close(rows, X[order[6:9]], rtol=0)
+    last = be.kernels.gather_rows(be.asarray(X), None, be.asarray(np.array(3), dtype=be.xp.int64), stride=3,
+                                  out=be.empty((1, 3)))
+    support.assert_close(last, X[9:10], rtol=0)
+
+
+def test_select_and_record_read_and_write_the_steps_row(be, rng):
+    table, it = rng.standard_normal((5, 2, 1)), be.asarray(np.array(3), dtype=be.xp.int64)
+    support.assert_close(be.kernels.select_row(be.asarray(table), it, out=be.empty((2, 1))), table[3], rtol=0)
+    series = be.zeros((5, 2))
+    be.kernels.record_at(series, be.asarray(np.array([7.0, 8.0])), it)
+    expected = np.zeros((5, 2))
+    expected[3] = [7.0, 8.0]
+    support.assert_close(series, expected, rtol=0)

@@ -21,8 +21,8 @@ tanh                      x
 tanh_backward             x                        x
 sigmoid                   x
 sigmoid_backward          x                        x
-bias_relu                 x                 x      x
-bias_leaky_relu           x                 x      x
+dense_relu                x                 x      x
+dense_leaky_relu          x                 x      x
 relu_bias_backward        x                 x      x
 leaky_relu_bias_backward  x                 x      x
 dropout_mask              x
@@ -30,6 +30,7 @@ dropout                   x                        x
 dropout_forward           x                        x
 batchnorm_statistics      x
 batchnorm_forward         x                        x
+batchnorm_running_update  x                        x
 batchnorm_backward        x                        x
 binary_cross_entropy      x
 softmax                   x
@@ -44,6 +45,12 @@ momentum_update           x                 x      x
 rmsprop_update            x                 x      x
 adam_update               x                 x      x
 decay_weights             x
+random_bits               x                        x
+random_uniform            x                        x
+increment                 x                        x
+gather_rows               x          x      n      x
+select_row                x                        x
+record_at                 x                        x
 ========================  =========  =====  =====  ====
 
 ``x``: the module defines the operation; ``n``: the set uses the NumPy fast path's version (written
@@ -67,13 +74,15 @@ ENVIRONMENT_SWITCH = "XPNET_FAST"
 OPS = ("ewa_update", "dense_forward", "weight_grad", "bias_grad", "input_grad",
        "relu", "relu_backward", "leaky_relu", "leaky_relu_backward", "tanh", "tanh_backward",
        "sigmoid", "sigmoid_backward",
-       "bias_relu", "bias_leaky_relu", "relu_bias_backward", "leaky_relu_bias_backward",
+       "dense_relu", "dense_leaky_relu", "relu_bias_backward", "leaky_relu_bias_backward",
        "dropout_mask", "dropout", "dropout_forward",
-       "batchnorm_statistics", "batchnorm_forward", "batchnorm_backward",
+       "batchnorm_statistics", "batchnorm_forward", "batchnorm_running_update", "batchnorm_backward",
        "binary_cross_entropy", "softmax", "softmax_cross_entropy", "mean_squared_error",
        "binary_correct", "softmax_correct",
        "l2_penalty", "add_l2_grad",
-       "sgd_update", "momentum_update", "rmsprop_update", "adam_update", "decay_weights")
+       "sgd_update", "momentum_update", "rmsprop_update", "adam_update", "decay_weights",
+       "random_bits", "random_uniform", "increment",
+       "gather_rows", "select_row", "record_at")
 
 
 class Kernels:

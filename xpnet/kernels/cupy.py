@@ -2,19 +2,23 @@
 cached by CuPy) instead of a chain of whole-array operations, each of which would read and write the
 whole array again. The matrix products and bias sums are the NumPy fast path's, which CuPy shares.
 
-Each kernel's C statement is its formula; the comments say which reference function it implements.
+Each kernel's C statement is its formula; the comment above it names the reference function. None of
+these kernels allocates when given its outputs, so each can be recorded into a CUDA graph.
 """
 from __future__ import annotations
 
+import functools
+import math
+
 import cupy
 
-from xpnet.kernels import reference
+from xpnet.kernels.reference import GOLDEN, MIX1, MIX2
 
 # ewa_update: average = beta * average + (1 - beta) * value.
 _ewa = cupy.ElementwiseKernel(
     "T value, T beta", "T average", "average = beta * average + ((T)1 - beta) * value", "xpnet_ewa")
-# dA * [Z > 0], dA * (1 or alpha), dA (1 - A^2), dA A (1 - A): the activations' backward passes. The
-# products by 0 keep a NaN gradient NaN, as the reference's multiply by the 0/1 mask does.
+# relu_backward, leaky_relu_backward, tanh_backward, sigmoid_backward. The products by 0 keep a NaN
+# gradient NaN, as the reference's multiply by the 0/1 mask does.
 _relu_backward = cupy.ElementwiseKernel(
     "T dA, T Z", "T dZ", "dZ = Z > 0 ? dA : (T)0 * dA", "xpnet_relu_backward")
 _leaky_relu_backward = cupy.ElementwiseKernel(
@@ -23,19 +27,24 @@ _tanh_backward = cupy.ElementwiseKernel(
     "T dA, T A", "T dZ", "dZ = dA * ((T)1 - A * A)", "xpnet_tanh_backward")
 _sigmoid_backward = cupy.ElementwiseKernel(
     "T dA, T A", "T dZ", "dZ = dA * A * ((T)1 - A)", "xpnet_sigmoid_backward")
-# relu(Z + b), leaky_relu(Z + b): NaN passes through, as through the reference's maximum.
+# dense_relu, dense_leaky_relu after the product Z = X W, in place: NaN passes through, as through the
+# reference's maximum.
 _bias_relu = cupy.ElementwiseKernel(
-    "T Z, T b", "T A", "T v = Z + b; A = v <= (T)0 ? (T)0 : v", "xpnet_bias_relu")
+    "T b", "T Z", "T v = Z + b; Z = v <= (T)0 ? (T)0 : v", "xpnet_bias_relu")
 _bias_leaky_relu = cupy.ElementwiseKernel(
-    "T Z, T b, T alpha", "T A", "T v = Z + b; A = v > (T)0 ? v : alpha * v", "xpnet_bias_leaky_relu")
+    "T b, T alpha", "T Z", "T v = Z + b; Z = v > (T)0 ? v : alpha * v", "xpnet_bias_leaky_relu")
 # dropout_forward: mask = [U < keep_prob] / keep_prob, out = A * mask.
 _dropout = cupy.ElementwiseKernel(
     "T A, T u, T keep", "T out, T mask",
     "mask = u < keep ? (T)1 / keep : (T)0; out = A * mask", "xpnet_dropout")
-# batchnorm_forward and the elementwise part of batchnorm_backward.
+# batchnorm_forward, batchnorm_running_update and the elementwise part of batchnorm_backward.
 _batchnorm_normalize = cupy.ElementwiseKernel(
     "T Z, T mean, T inv_std, T gamma, T beta", "T out, T Z_hat",
     "Z_hat = (Z - mean) * inv_std; out = gamma * Z_hat + beta", "xpnet_batchnorm_normalize")
+_batchnorm_running = cupy.ElementwiseKernel(
+    "T mean, T var, T momentum, T unbiased", "T running_mean, T running_var",
+    "running_mean = momentum * running_mean + ((T)1 - momentum) * mean;"
+    "running_var = momentum * running_var + ((T)1 - momentum) * (var * unbiased)", "xpnet_batchnorm_running")
 _batchnorm_backward = cupy.ElementwiseKernel(
     "T dout, T Z_hat, T scale, T dbeta, T dgamma, T m", "T dZ",
     "dZ = scale * (m * dout - dbeta - Z_hat * dgamma)", "xpnet_batchnorm_backward")
@@ -52,6 +61,44 @@ _adam = cupy.ElementwiseKernel(
     "T g, T step, T beta1, T beta2, T eps, T root2", "T p, T v, T s",
     "v = beta1 * v + ((T)1 - beta1) * g; s = beta2 * s + ((T)1 - beta2) * g * g;"
     "p -= step * v / (sqrt(s) / root2 + eps)", "xpnet_adam")
+# random_bits and random_uniform: SplitMix64 draw counter + position of the stream key; the counter is
+# read on the device. increment: counter += by.
+_SPLITMIX64 = f"""
+__device__ unsigned long long xpnet_splitmix64(unsigned long long key, unsigned long long n) {{
+    unsigned long long z = key + (n + 1ull) * {GOLDEN:#x}ull;
+    z = (z ^ (z >> 30)) * {MIX1:#x}ull;
+    z = (z ^ (z >> 27)) * {MIX2:#x}ull;
+    return z ^ (z >> 31);
+}}
+"""
+_random_bits = cupy.ElementwiseKernel(
+    "uint64 key, raw uint64 counter, uint64 position", "uint64 z",
+    "z = xpnet_splitmix64(key, counter[0] + position)", "xpnet_random_bits", preamble=_SPLITMIX64)
+_random_uniform = {
+    "float32": cupy.ElementwiseKernel(
+        "uint64 key, raw uint64 counter, uint64 position", "float32 u",
+        "u = (float)(xpnet_splitmix64(key, counter[0] + position) >> 40) * 5.9604644775390625e-08f",
+        "xpnet_random_uniform32", preamble=_SPLITMIX64),
+    "float64": cupy.ElementwiseKernel(
+        "uint64 key, raw uint64 counter, uint64 position", "float64 u",
+        "u = (double)(xpnet_splitmix64(key, counter[0] + position) >> 11) * 1.1102230246251565e-16",
+        "xpnet_random_uniform64", preamble=_SPLITMIX64),
+}
+_increment = cupy.ElementwiseKernel("T by", "T counter", "counter += by", "xpnet_increment")
+# gather_rows, select_row, record_at: an element's place is (row, column) of its array, and the step's
+# row is read on the device at it[0].
+_gather = cupy.ElementwiseKernel(
+    "raw T X, raw int64 order, raw int64 it, int64 stride, int64 width, int64 row, int64 column", "T out",
+    "out = X[order[it[0] * stride + row] * width + column]", "xpnet_gather")
+_gather_in_order = cupy.ElementwiseKernel(
+    "raw T X, raw int64 it, int64 stride, int64 width, int64 row, int64 column", "T out",
+    "out = X[(it[0] * stride + row) * width + column]", "xpnet_gather_in_order")
+_select = cupy.ElementwiseKernel(
+    "raw T table, raw int64 it, int64 size, int64 position", "T out",
+    "out = table[it[0] * size + position]", "xpnet_select")
+_record = cupy.ElementwiseKernel(
+    "T value, raw int64 it, int64 size, int64 position", "raw T series",
+    "series[it[0] * size + position] = value", "xpnet_record")
 
 
 def _launch(kernel, inputs, out):
@@ -64,6 +111,17 @@ def _launch(kernel, inputs, out):
 def _rows(vector):
     """``(..., n) -> (..., 1, n)``."""
     return cupy.expand_dims(vector, -2)
+
+
+@functools.cache
+def _positions(shape: tuple, dtype: str, device: int):
+    """Each element's flat position in a C-contiguous array of ``shape``, made once per shape and
+    device and kept: a kernel recorded into a CUDA graph reads it at every replay."""
+    return cupy.arange(math.prod(shape), dtype=dtype).reshape(shape)
+
+
+def _places(shape: tuple, dtype: str = "int64"):
+    return _positions(tuple(shape), dtype, cupy.cuda.Device().id)
 
 
 def ewa_update(xp, average, value, *, beta):
@@ -86,12 +144,16 @@ def sigmoid_backward(xp, dA, A, *, out=None):
     return _launch(_sigmoid_backward, (dA, A), out)
 
 
-def bias_relu(xp, Z, b, *, out=None):
-    return _launch(_bias_relu, (Z, 0.0 if b is None else _rows(b)), out)
+def dense_relu(xp, X, W, b, *, out=None):
+    Z = cupy.matmul(X, W, out=out)
+    _bias_relu(0.0 if b is None else _rows(b), Z)
+    return Z
 
 
-def bias_leaky_relu(xp, Z, b, *, alpha, out=None):
-    return _launch(_bias_leaky_relu, (Z, 0.0 if b is None else _rows(b), alpha), out)
+def dense_leaky_relu(xp, X, W, b, *, alpha, out=None):
+    Z = cupy.matmul(X, W, out=out)
+    _bias_leaky_relu(0.0 if b is None else _rows(b), alpha, Z)
+    return Z
 
 
 def relu_bias_backward(xp, dA, A, *, out=None):
@@ -113,12 +175,12 @@ def _bias_sum(dZ, db, out):
     return cupy.sum(dZ, axis=-2, out=db)
 
 
-def dropout_forward(xp, A, uniform, *, keep_prob, out=None):
-    return _launch(_dropout, (A, uniform, keep_prob), out)
-
-
 def dropout(xp, A, mask, *, out=None):
     return cupy.multiply(A, mask, out=out)
+
+
+def dropout_forward(xp, A, uniform, *, keep_prob, out=None):
+    return _launch(_dropout, (A, uniform, keep_prob), out)
 
 
 def batchnorm_forward(xp, Z, mean, var, gamma, beta, *, eps, out=None):
@@ -129,6 +191,10 @@ def batchnorm_forward(xp, Z, mean, var, gamma, beta, *, eps, out=None):
     outputs = None if out is None else (result, Z_hat)
     result, Z_hat = _launch(_batchnorm_normalize, (Z, mean, inv_std, _rows(gamma), _rows(beta)), outputs)
     return result, Z_hat, inv_std
+
+
+def batchnorm_running_update(xp, running_mean, running_var, mean, var, *, momentum, m):
+    _batchnorm_running(mean[..., 0, :], var[..., 0, :], momentum, m / (m - 1), running_mean, running_var)
 
 
 def batchnorm_backward(xp, dout, Z_hat, inv_std, gamma, *, out=None):
@@ -153,6 +219,33 @@ def rmsprop_update(xp, p, g, s, *, lr, beta, eps):
     _rmsprop(g, lr, beta, eps, p, s)
 
 
-def adam_update(xp, p, g, v, s, *, lr, beta1, beta2, eps, t):
-    step, root2 = reference.adam_step_sizes(xp, lr, beta1, beta2, t)
+def adam_update(xp, p, g, v, s, *, step, root2, beta1, beta2, eps):
     _adam(g, step, beta1, beta2, eps, root2, p, v, s)
+
+
+def random_bits(xp, counter, *, key, out):
+    return _random_bits(key, counter, _places(out.shape, "uint64"), out)
+
+
+def random_uniform(xp, counter, *, key, out):
+    return _random_uniform[out.dtype.name](key, counter, _places(out.shape, "uint64"), out)
+
+
+def increment(xp, counter, *, by=1):
+    _increment(by, counter)
+
+
+def gather_rows(xp, X, order, it, *, stride, out):
+    rows, width = out.shape
+    row, column = _places((rows, 1)), _places((1, width))
+    if order is None:
+        return _gather_in_order(X, it, stride, width, row, column, out)
+    return _gather(X, order, it, stride, width, row, column, out)
+
+
+def select_row(xp, table, it, *, out):
+    return _select(table, it, math.prod(out.shape), _places(out.shape), out)
+
+
+def record_at(xp, series, value, it):
+    _record(value, it, math.prod(value.shape), _places(value.shape), series)

@@ -223,18 +223,28 @@ def relu_backward(xp, dA, Z, *, out=None):
     return out
 
 
-def bias_relu(xp, Z, b, *, out=None):
-    """``relu(Z + b)`` in one pass (``out`` may be Z)."""
-    if not _fusable(Z, b, out):
-        return reference.bias_relu(xp, Z, b, out=out)
-    return _bias_activation_op(Z, b, out, 0.0, False)
+def dense_relu(xp, X, W, b, *, out=None):
+    """``relu(X W + b)``: NumPy's product into ``out``, then bias and ReLU in one pass over it."""
+    Z = xp.matmul(X, W, out=out)
+    if not _fusable(Z, b, None):
+        return reference.dense_relu(xp, X, W, b, out=Z)
+    return _add_bias_and_activate(Z, b, 0.0, False)
 
 
-def bias_leaky_relu(xp, Z, b, *, alpha, out=None):
-    """``leaky_relu(Z + b)`` in one pass (``out`` may be Z)."""
-    if not _fusable(Z, b, out):
-        return reference.bias_leaky_relu(xp, Z, b, alpha=alpha, out=out)
-    return _bias_activation_op(Z, b, out, alpha, True)
+def dense_leaky_relu(xp, X, W, b, *, alpha, out=None):
+    """``leaky_relu(X W + b)``: NumPy's product into ``out``, then bias and activation in one pass."""
+    Z = xp.matmul(X, W, out=out)
+    if not _fusable(Z, b, None):
+        return reference.dense_leaky_relu(xp, X, W, b, alpha=alpha, out=Z)
+    return _add_bias_and_activate(Z, b, alpha, True)
+
+
+def _add_bias_and_activate(Z, b, alpha, leaky):
+    """In place over the product Z: ``f(Z + b)``."""
+    stack = _stack(Z, 3)
+    bias = _stack(b, 2) if b is not None else stack[:, 0, :]  # unread without a bias
+    _bias_activation(stack, bias, stack, alpha, leaky, b is not None)
+    return Z
 
 
 def relu_bias_backward(xp, dA, A, *, out=None):
@@ -258,14 +268,6 @@ def _fusable(Z, b, out, *more) -> bool:
     same = [array for array in (out, *more) if array is not None]
     return (_contiguous(Z, *same) and Z.ndim in (2, 3) and all(a.shape == Z.shape for a in same)
             and (b is None or (b.ndim == Z.ndim - 1 and b.flags.c_contiguous)))
-
-
-def _bias_activation_op(Z, b, out, alpha, leaky):
-    out = np.empty_like(Z) if out is None else out
-    stack = _stack(Z, 3)
-    bias = _stack(b, 2) if b is not None else stack[:, 0, :]  # unread without a bias
-    _bias_activation(stack, bias, _stack(out, 3), alpha, leaky, b is not None)
-    return out
 
 
 def _activation_bias_backward_op(dA, A, out, alpha):
@@ -298,9 +300,8 @@ def rmsprop_update(xp, p, g, s, *, lr, beta, eps):
     _rmsprop(*rows, *_row_values(rows[0].shape[0], lr, beta, eps))
 
 
-def adam_update(xp, p, g, v, s, *, lr, beta1, beta2, eps, t):
+def adam_update(xp, p, g, v, s, *, step, root2, beta1, beta2, eps):
     rows = _update_rows(p, g, v, s)
     if rows is None:
-        return reference.adam_update(xp, p, g, v, s, lr=lr, beta1=beta1, beta2=beta2, eps=eps, t=t)
-    step, root2 = reference.adam_step_sizes(xp, lr, beta1, beta2, t)
+        return reference.adam_update(xp, p, g, v, s, step=step, root2=root2, beta1=beta1, beta2=beta2, eps=eps)
     _adam(*rows, *_row_values(rows[0].shape[0], step, beta1, beta2, eps, root2))

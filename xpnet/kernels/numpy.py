@@ -39,3 +39,13 @@ def relu(xp, Z, *, out=None):
 def relu_backward(xp, dA, Z, *, out=None):
     """``dA * [Z > 0]``."""
     return xp.multiply(dA, Z > 0, out=out)
+
+
+def gather_rows(xp, X, order, it, *, stride, out):
+    """Mini-batch ``it``: rows ``order[it * stride + r]`` of X (``it * stride + r`` without an order),
+    taken straight into ``out``."""
+    start = int(it) * stride
+    if order is None:
+        out[...] = X[start:start + out.shape[0]]
+        return out
+    return xp.take(X, order[start:start + out.shape[0]], axis=0, out=out)

@@ -112,17 +112,18 @@ def sigmoid_backward(xp, dA, A, *, out=None):
     return _written(out, dA * A * (1.0 - A))
 
 
-# A Dense layer's bias and the (leaky) ReLU after it, as one step -------------------------------------
-# The derivative is read off the output A: A > 0 exactly where Z + b > 0 (for 0 <= alpha <= 1).
+# A Dense layer and the (leaky) ReLU after it, as one step --------------------------------------------
+# The backward pass reads the derivative off the output A: A > 0 exactly where X W + b > 0 (for
+# 0 <= alpha <= 1).
 
-def bias_relu(xp, Z, b, *, out=None):
-    """``relu(Z + b)`` (b may be None); ``out`` may be Z itself."""
-    return relu(xp, Z if b is None else Z + _rows(xp, b), out=out)
+def dense_relu(xp, X, W, b, *, out=None):
+    """``relu(X W + b)`` (b may be None)."""
+    return relu(xp, dense_forward(xp, X, W, b), out=out)
 
 
-def bias_leaky_relu(xp, Z, b, *, alpha, out=None):
-    """``leaky_relu(Z + b)`` (b may be None); ``out`` may be Z itself."""
-    return leaky_relu(xp, Z if b is None else Z + _rows(xp, b), alpha=alpha, out=out)
+def dense_leaky_relu(xp, X, W, b, *, alpha, out=None):
+    """``leaky_relu(X W + b)`` (b may be None)."""
+    return leaky_relu(xp, dense_forward(xp, X, W, b), alpha=alpha, out=out)
 
 
 def relu_bias_backward(xp, dA, A, *, out=None):
@@ -181,6 +182,14 @@ def batchnorm_forward(xp, Z, mean, var, gamma, beta, *, eps, out=None):
     inv_std = _written(inv_std, 1.0 / xp.sqrt(var + eps))
     Z_hat = _written(Z_hat, (Z - mean) * inv_std)
     return _written(result, Z_hat * _rows(xp, gamma) + _rows(xp, beta)), Z_hat, inv_std
+
+
+def batchnorm_running_update(xp, running_mean, running_var, mean, var, *, momentum, m):
+    """In place, one exponentially weighted step of the running statistics towards the batch's:
+    ``running_mean`` towards ``mean`` and ``running_var`` towards the unbiased ``var * m / (m - 1)``,
+    with ``momentum`` the weight on the old value; mean and var ``(..., 1, n)``, running ``(..., n)``."""
+    ewa_update(xp, running_mean, mean[..., 0, :], beta=momentum)
+    ewa_update(xp, running_var, var[..., 0, :] * (m / (m - 1)), beta=momentum)
 
 
 def batchnorm_backward(xp, dout, Z_hat, inv_std, gamma, *, out=None):
@@ -282,17 +291,16 @@ def rmsprop_update(xp, p, g, s, *, lr, beta, eps):
     p -= lr * g / (xp.sqrt(s) + eps)
 
 
-def adam_step_sizes(xp, lr, beta1, beta2, t):
-    """``(lr / (1 - beta1^t), sqrt(1 - beta2^t))``: Adam's bias corrections after ``t`` updates, as
-    the two numbers the update uses."""
-    return lr / bias_correction(beta1, t), _sqrt(xp, bias_correction(beta2, t))
+def adam_step_sizes(lr, beta1, beta2, t):
+    """``(lr / (1 - beta1^t), sqrt(1 - beta2^t))``: Adam's bias corrections after ``t`` updates, as the
+    two numbers its update uses (numbers, or NumPy arrays with one value per model)."""
+    return lr / bias_correction(beta1, t), bias_correction(beta2, t) ** 0.5
 
 
-def adam_update(xp, p, g, v, s, *, lr, beta1, beta2, eps, t):
+def adam_update(xp, p, g, v, s, *, step, root2, beta1, beta2, eps):
     """Moments as in momentum and RMSprop, then ``p -= lr v_hat / (sqrt(s_hat) + eps)`` with
     ``v_hat = v / (1 - beta1^t)`` and ``s_hat = s / (1 - beta2^t)``, computed as
     ``p -= step v / (sqrt(s) / root2 + eps)`` with ``(step, root2)`` from :func:`adam_step_sizes`."""
-    step, root2 = adam_step_sizes(xp, lr, beta1, beta2, t)
     ewa_update(xp, v, g, beta=beta1)
     ewa_update(xp, s, g * g, beta=beta2)
     p -= step * v / (xp.sqrt(s) / root2 + eps)
@@ -303,6 +311,68 @@ def decay_weights(xp, p, *, lr, weight_decay):
     p *= 1.0 - lr * weight_decay
 
 
-def _sqrt(xp, value):
-    """``sqrt`` of a number or of an array."""
-    return math.sqrt(value) if isinstance(value, (int, float)) else xp.sqrt(value)
+# Random numbers: SplitMix64 as a counter-based stream --------------------------------------------------
+# Draw number n of the stream keyed ``key`` (counting from 0 over the stream's whole life) is, mod 2^64,
+#     z = key + (n + 1) * 0x9E3779B97F4A7C15
+#     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9
+#     z = (z ^ (z >> 27)) * 0x94D049BB133111EB
+#     z = z ^ (z >> 31)
+# so a stream's whole state is ``key`` and a ``counter`` of draws made, kept on the device (a 0-d uint64
+# array) so that drawing never reads back to the host.
+
+GOLDEN, MIX1, MIX2 = 0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB
+
+
+def splitmix64(xp, key: int, numbers):
+    """The draws ``numbers`` (a uint64 array) of the stream ``key``."""
+    def word(value):
+        return xp.asarray(value, dtype=xp.uint64, device=numbers.device)
+
+    z = (numbers + word(1)) * word(GOLDEN) + word(key)
+    z = (z ^ (z >> 30)) * word(MIX1)
+    z = (z ^ (z >> 27)) * word(MIX2)
+    return z ^ (z >> 31)
+
+
+def random_bits(xp, counter, *, key, out):
+    """``out`` (uint64, required: it gives the count) = the draws ``counter, counter + 1, ...``; the
+    counter is not advanced (see :func:`increment`)."""
+    numbers = xp.arange(math.prod(out.shape), dtype=xp.uint64, device=counter.device) + counter
+    return _written(out, xp.reshape(splitmix64(xp, key, numbers), out.shape))
+
+
+def random_uniform(xp, counter, *, key, out):
+    """``out`` (required: it gives shape and dtype) = uniforms in [0, 1) from the draws at ``counter``:
+    the top 24 bits times 2^-24 for float32, the top 53 bits times 2^-53 for float64."""
+    z = random_bits(xp, counter, key=key, out=xp.empty(out.shape, dtype=xp.uint64, device=counter.device))
+    if out.dtype == xp.float32:
+        return _written(out, xp.astype(z >> 40, xp.float32) * 2.0 ** -24)
+    return _written(out, xp.astype(z >> 11, xp.float64) * 2.0 ** -53)
+
+
+def increment(xp, counter, *, by=1):
+    """In place: ``counter += by`` (a 0-d counter on the device)."""
+    counter += by
+
+
+# The training step as a fixed program: every per-step value is read on the device at the iteration
+# counter ``it`` (a 0-d int64 array), so one recorded step can be replayed for every mini-batch.
+
+def gather_rows(xp, X, order, it, *, stride, out):
+    """``out (m, n)`` = rows ``order[it * stride + r]`` of ``X`` for ``r = 0 .. m - 1`` (rows
+    ``it * stride + r`` when ``order`` is None): mini-batch ``it`` of an epoch in shuffled order."""
+    positions = it * stride + xp.arange(out.shape[0], dtype=xp.int64, device=X.device)
+    rows = positions if order is None else xp.take(order, positions)
+    return _written(out, xp.take(X, rows, axis=0))
+
+
+def select_row(xp, table, it, *, out):
+    """``out = table[it]``: this step's row of a table with one row per step."""
+    return _written(out, xp.reshape(xp.take(table, xp.reshape(it, (1,)), axis=0), out.shape))
+
+
+def record_at(xp, series, value, it):
+    """In place: ``series[it] = value`` (series ``(steps,) + value.shape``)."""
+    steps = xp.arange(series.shape[0], dtype=xp.int64, device=series.device)
+    chosen = xp.reshape(steps == it, (series.shape[0],) + (1,) * (series.ndim - 1))
+    series[...] = xp.where(chosen, value, series)

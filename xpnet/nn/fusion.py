@@ -5,7 +5,7 @@ Run separately, the pair passes over its ``(m, k)`` activations four times forwa
 ``Z = X W``, add ``b``, read Z and write ``A = f(Z)``) and four times backward (read ``dA`` and Z,
 write ``dZ``, sum it for ``db``). As one stage:
 
-    forward   Z = X W;   A = f(Z + b)                    one pass, A written over Z
+    forward   A = f(X W + b)                              the product, then one pass over it
     backward  dZ = dA * f'(A),  db = sum_m dZ             one pass
               dW = X^T dZ,  dX = dZ W^T
 
@@ -27,8 +27,10 @@ class DenseActivation:
         self.activation = activation
 
     def forward(self, X, workspace, training):
-        Z = self.dense.product(X, workspace, None)
-        A = self.activation.bias_activate(Z, self.dense.params.get("b"), out=Z)
+        dense = self.dense
+        workspace.saved[dense, "X"] = X
+        A = self.activation.dense_activate(X, dense.params["W"], dense.params.get("b"),
+                                           out=workspace.get(self, "A", dense.output_shape(X)))
         workspace.saved[self, "A"] = A
         return A
 

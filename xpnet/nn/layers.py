@@ -105,18 +105,19 @@ class Dense(Layer):
         return specs
 
     def forward(self, X, workspace, training):
-        return self.product(X, workspace, self.params.get("b"))
+        """``Z = X W + b`` into the workspace; X is saved for the backward pass."""
+        workspace.saved[self, "X"] = X
+        out = workspace.get(self, "Z", self.output_shape(X))
+        return self.kernels.dense_forward(X, self.params["W"], self.params.get("b"), out=out)
 
     def backward(self, dZ, workspace, need_dX=True):
         if self.has_bias:
             self.kernels.bias_grad(dZ, out=self.grads["b"])
         return self.product_backward(dZ, workspace, need_dX)
 
-    def product(self, X, workspace, b):
-        """``Z = X W + b`` (b may be None) into the workspace; X is saved for the backward pass."""
-        workspace.saved[self, "X"] = X
-        out = workspace.get(self, "Z", self.lead + (X.shape[-2], self.units))
-        return self.kernels.dense_forward(X, self.params["W"], b, out=out)
+    def output_shape(self, X) -> tuple:
+        """``lead + (m, units)`` for inputs X ``(..., m, input_dim)``."""
+        return self.lead + (X.shape[-2], self.units)
 
     def product_backward(self, dZ, workspace, need_dX: bool):
         """``dW = X^T dZ`` into the gradients; returns ``dX = dZ W^T`` (None unless ``need_dX``)."""
@@ -136,7 +137,7 @@ class Dense(Layer):
 class Activation(Layer):
     """An elementwise ``A = f(Z)`` whose backward is ``dZ = dA * f'(Z)``. Subclasses give ``activate``
     and ``derivative``; those a fast path fuses with the Dense layer before them (see
-    :mod:`xpnet.nn.fusion`) also give ``fused_op``, ``bias_activate`` and ``bias_derivative``."""
+    :mod:`xpnet.nn.fusion`) also give ``fused_op``, ``dense_activate`` and ``bias_derivative``."""
 
     fused_op: str | None = None
 
@@ -159,7 +160,7 @@ class Activation(Layer):
 class ReLU(Activation):
     """``max(Z, 0)``."""
 
-    fused_op = "bias_relu"
+    fused_op = "dense_relu"
 
     def activate(self, Z, out):
         return self.kernels.relu(Z, out=out)
@@ -167,8 +168,8 @@ class ReLU(Activation):
     def derivative(self, dA, Z, A, out):
         return self.kernels.relu_backward(dA, Z, out=out)
 
-    def bias_activate(self, Z, b, out):
-        return self.kernels.bias_relu(Z, b, out=out)
+    def dense_activate(self, X, W, b, out):
+        return self.kernels.dense_relu(X, W, b, out=out)
 
     def bias_derivative(self, dA, A, out):
         return self.kernels.relu_bias_backward(dA, A, out=out)
@@ -177,7 +178,7 @@ class ReLU(Activation):
 class LeakyReLU(Activation):
     """``Z`` where positive, ``alpha * Z`` elsewhere."""
 
-    fused_op = "bias_leaky_relu"
+    fused_op = "dense_leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
         self.alpha = checks.in_range(alpha, "LeakyReLU alpha", 0.0, 1.0)
@@ -188,8 +189,8 @@ class LeakyReLU(Activation):
     def derivative(self, dA, Z, A, out):
         return self.kernels.leaky_relu_backward(dA, Z, alpha=self.alpha, out=out)
 
-    def bias_activate(self, Z, b, out):
-        return self.kernels.bias_leaky_relu(Z, b, alpha=self.alpha, out=out)
+    def dense_activate(self, X, W, b, out):
+        return self.kernels.dense_leaky_relu(X, W, b, alpha=self.alpha, out=out)
 
     def bias_derivative(self, dA, A, out):
         return self.kernels.leaky_relu_bias_backward(dA, A, alpha=self.alpha, out=out)
@@ -322,11 +323,8 @@ class BatchNorm(Layer):
                              "(its variance is undefined); use a larger batch_size")
         mean, var = self.kernels.batchnorm_statistics(
             Z, out=(workspace.get(self, "mean", shape), workspace.get(self, "var", shape)))
-        unbiased = workspace.get(self, "unbiased_var", self.lead + (self.input_dim,))
-        unbiased[...] = var[..., 0, :]
-        unbiased *= m / (m - 1)
-        self.kernels.ewa_update(self.state["running_mean"], mean[..., 0, :], beta=self.momentum)
-        self.kernels.ewa_update(self.state["running_var"], unbiased, beta=self.momentum)
+        self.kernels.batchnorm_running_update(self.state["running_mean"], self.state["running_var"], mean, var,
+                                              momentum=self.momentum, m=m)
         return mean, var
 
     def backward(self, dout, workspace, need_dX=True):

@@ -197,7 +197,7 @@ def _shuffler(model, seed):
     if seed is not None or model.shuffle_random is None:
         start = seed if seed is not None else model.seeds[0]
         backend = model.backend
-        model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, start)
+        model.shuffle_random = make_random_source(backend, start)
     return model.shuffle_random
 
 

@@ -17,6 +17,7 @@ import numpy as np
 
 from xpnet import checks
 from xpnet.backend import to_numpy
+from xpnet.kernels import reference
 from xpnet.params import FlatBuffer, per_model_array
 from xpnet.training import schedules
 
@@ -26,7 +27,10 @@ class Optimizer:
 
     Subclasses list their state buffers in ``slots`` and their hyperparameters (other than ``lr``)
     in ``hyperparameter_names``; ``self.hyper[name]`` holds each as the update uses it (a float, or
-    a ``(P, 1)`` device array for a population).
+    a ``(P, 1)`` device array for a population). What changes from one update to the next (the
+    learning rate, and what a rule derives from it and the step count) is computed on the host by
+    ``step_values(epoch, t)`` and handed to ``update``; a recorded training step reads the same
+    values from a table made for the whole epoch (see :mod:`xpnet.training.step`).
     """
 
     slots: tuple[str, ...] = ()
@@ -38,7 +42,6 @@ class Optimizer:
         self.state: dict[str, FlatBuffer] = {}
         self.bound: FlatBuffer | None = None
         self.hyper: dict = {}
-        self._lr_cache: tuple = (None, None)
 
     def init(self, params) -> None:
         """Create zeroed state buffers with the layout of ``params`` (a FlatBuffer)."""
@@ -47,7 +50,6 @@ class Optimizer:
         self.bound = params
         self.t = 0
         self.frozen = np.zeros(params.lead, dtype=bool)
-        self._lr_cache = (None, None)
         self.hyper = {name: per_model_array(params.backend, getattr(self, name), params.lead)
                       for name in self.hyperparameter_names}
 
@@ -71,18 +73,22 @@ class Optimizer:
             checked._check_counts(self.bound.lead)
         for name in values:
             setattr(self, name, getattr(checked, name))
-            if name == "lr":
-                self._lr_cache = (None, None)
-            elif self.bound is not None:
+            if name != "lr" and self.bound is not None:
                 self.hyper[name] = per_model_array(self.bound.backend, getattr(self, name), self.bound.lead)
 
-    def learning_rate(self, epoch: int):
-        """The rate for the next update (a float, or one per model as a NumPy array): a schedule is
-        called with the epoch or the step count. Frozen models of a population get 0."""
-        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t)
+    def learning_rate(self, epoch: int, t: int | None = None):
+        """The rate of update number ``t + 1`` (default: the next update) in ``epoch``, a float or one
+        per model as a NumPy array: a schedule is called with the epoch or with ``t``, the updates made
+        before. Frozen models of a population get 0."""
+        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t if t is None else t)
         if self.bound is not None and self.bound.lead:
             return np.where(self.frozen, 0.0, np.broadcast_to(lr, self.bound.lead))
         return lr
+
+    def step_values(self, epoch: int, t: int) -> dict:
+        """The host values update number ``t`` (counting from 1) of ``epoch`` uses: the learning rate.
+        Rules that derive more from it and ``t`` add their own."""
+        return {"lr": self.learning_rate(epoch, t - 1)}
 
     def freeze(self, members) -> None:
         """Stop updating the given models of a population (their learning rate becomes 0)."""
@@ -90,21 +96,14 @@ class Optimizer:
 
     def step(self, params, grads, epoch: int = 0):
         """Apply one update to ``params`` (FlatBuffer) from ``grads``; returns the rate used."""
-        lr = self.learning_rate(epoch)
         self.t += 1
-        self.update(params.backend.kernels, params, grads, self._device_lr(params, lr))
-        return lr
+        values = self.step_values(epoch, self.t)
+        self.update(params.backend.kernels, params, grads,
+                    {name: per_model_array(params.backend, value, params.lead) for name, value in values.items()})
+        return values["lr"]
 
-    def _device_lr(self, params, lr):
-        """Per-model rates moved to the device only when they change."""
-        if not params.lead:
-            return lr
-        cached_host = self._lr_cache[0]
-        if cached_host is None or not np.array_equal(cached_host, lr):
-            self._lr_cache = (np.array(lr), per_model_array(params.backend, lr, params.lead))
-        return self._lr_cache[1]
-
-    def update(self, kernels, params, grads, lr) -> None:
+    def update(self, kernels, params, grads, values: dict) -> None:
+        """Apply the rule with this update's ``values`` (from :meth:`step_values`, on the device)."""
         raise NotImplementedError
 
     def state_dict(self) -> dict:
@@ -138,8 +137,8 @@ class SGD(Optimizer):
     def __init__(self, lr=0.01):
         super().__init__(lr)
 
-    def update(self, kernels, params, grads, lr):
-        kernels.sgd_update(params.flat, grads.flat, lr=lr)
+    def update(self, kernels, params, grads, values):
+        kernels.sgd_update(params.flat, grads.flat, lr=values["lr"])
 
 
 class Momentum(Optimizer):
@@ -156,9 +155,9 @@ class Momentum(Optimizer):
         self.beta = checks.averaging_beta(beta, "beta")
         self.nesterov = bool(nesterov)
 
-    def update(self, kernels, params, grads, lr):
-        kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr=lr, beta=self.hyper["beta"],
-                                nesterov=self.nesterov)
+    def update(self, kernels, params, grads, values):
+        kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr=values["lr"],
+                                beta=self.hyper["beta"], nesterov=self.nesterov)
 
     def get_config(self):
         return {**super().get_config(), "nesterov": self.nesterov}
@@ -175,9 +174,9 @@ class RMSprop(Optimizer):
         self.beta = checks.averaging_beta(beta, "beta")
         self.eps = checks.positive(eps, "eps")
 
-    def update(self, kernels, params, grads, lr):
-        kernels.rmsprop_update(params.flat, grads.flat, self.state["s"].flat, lr=lr, beta=self.hyper["beta"],
-                               eps=self.hyper["eps"])
+    def update(self, kernels, params, grads, values):
+        kernels.rmsprop_update(params.flat, grads.flat, self.state["s"].flat, lr=values["lr"],
+                               beta=self.hyper["beta"], eps=self.hyper["eps"])
 
 
 class Adam(Optimizer):
@@ -196,10 +195,19 @@ class Adam(Optimizer):
         self.beta2 = checks.averaging_beta(beta2, "beta2")
         self.eps = checks.positive(eps, "eps")
 
-    def update(self, kernels, params, grads, lr):
+    def step_values(self, epoch, t):
+        """The learning rate, and Adam's bias corrections after ``t`` updates as the ``step`` and ``root2``
+        of :func:`~xpnet.kernels.reference.adam_step_sizes`, computed in float64."""
+        values = super().step_values(epoch, t)
+        beta1, beta2 = (np.asarray(getattr(self, name), dtype=np.float64) for name in ("beta1", "beta2"))
+        values["step"], values["root2"] = reference.adam_step_sizes(values["lr"], beta1, beta2, t)
+        return values
+
+    def update(self, kernels, params, grads, values):
         h = self.hyper
-        kernels.adam_update(params.flat, grads.flat, self.state["v"].flat, self.state["s"].flat, lr=lr,
-                            beta1=h["beta1"], beta2=h["beta2"], eps=h["eps"], t=self.t)
+        kernels.adam_update(params.flat, grads.flat, self.state["v"].flat, self.state["s"].flat,
+                            step=values["step"], root2=values["root2"], beta1=h["beta1"], beta2=h["beta2"],
+                            eps=h["eps"])
 
 
 class AdamW(Adam):
@@ -214,9 +222,9 @@ class AdamW(Adam):
         super().__init__(lr, beta1, beta2, eps)
         self.weight_decay = checks.in_range(weight_decay, "weight_decay", 0.0, math.inf)
 
-    def update(self, kernels, params, grads, lr):
-        kernels.decay_weights(params.decayed(), lr=lr, weight_decay=self.hyper["weight_decay"])
-        super().update(kernels, params, grads, lr)
+    def update(self, kernels, params, grads, values):
+        kernels.decay_weights(params.decayed(), lr=values["lr"], weight_decay=self.hyper["weight_decay"])
+        super().update(kernels, params, grads, values)
 
 
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam, AdamW)}
