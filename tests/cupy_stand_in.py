@@ -90,11 +90,11 @@ class ElementwiseKernel:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
 
-class _StandInCupy(types.ModuleType):
+class StandInCupy(types.ModuleType):
     """NumPy under CuPy's name, with the stand-in ElementwiseKernel."""
 
     ElementwiseKernel = ElementwiseKernel
-    cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(id=0))
+    cuda = types.SimpleNamespace(Device=lambda: types.SimpleNamespace(id=0), get_current_stream=lambda: None)
 
     def __getattr__(self, name):
         return getattr(np, name)
@@ -106,7 +106,7 @@ def cupy_module_on_numpy() -> types.ModuleType:
     spec = importlib.util.spec_from_file_location("stand_in.cupy", path)
     module = importlib.util.module_from_spec(spec)
     saved = sys.modules.get("cupy")
-    sys.modules["cupy"] = _StandInCupy("cupy")
+    sys.modules["cupy"] = StandInCupy("cupy")
     try:
         spec.loader.exec_module(module)
     finally:

@@ -1,6 +1,7 @@
 """Sequential: a stack of layers whose parameters live in one flat buffer on one device."""
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import warnings
@@ -95,6 +96,22 @@ class Sequential:
                                              (self.param_buffer, self.grad_buffer, self.state_buffer)))
         self.stages = fusion.stages(self.layers, self.backend.kernels)
         self.workspace = Workspace(self.backend)
+        self.kernels = self.backend.kernels
+
+    @contextlib.contextmanager
+    def kernels_in_use(self, kernels):
+        """Run the network with another kernel set of the same backend inside the block (a recorded
+        CUDA-graph step uses products that can be recorded); ``model.kernels`` is the set in use."""
+        previous = self.kernels
+        self.kernels = kernels
+        for layer in self.layers:
+            layer.kernels = kernels
+        try:
+            yield kernels
+        finally:
+            self.kernels = previous
+            for layer in self.layers:
+                layer.kernels = previous
 
     # parameters ------------------------------------------------------------------------------
 
@@ -203,6 +220,10 @@ class Sequential:
         """
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
+        return self.forward_on_device(X, training, workspace)
+
+    def forward_on_device(self, X, training: bool = False, workspace: Workspace | None = None):
+        """:meth:`forward` for ``X`` already on the device as the model's dtype, unchecked."""
         if training:
             workspace = self.workspace
         elif workspace is None:
@@ -229,10 +250,10 @@ class Sequential:
         workspace = Workspace(self.backend)
         bounds = data.batch_bounds(X.shape[0], EVAL_CHUNK)
         if len(bounds) == 1:
-            return self.forward(X, workspace=workspace)
+            return self.forward_on_device(X, workspace=workspace)
         logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
         for start, stop in bounds:
-            logits[..., start:stop, :] = self.forward(X[start:stop, ...], workspace=workspace)
+            logits[..., start:stop, :] = self.forward_on_device(X[start:stop, ...], workspace=workspace)
         return logits
 
     def features_on_device(self, X):
@@ -282,7 +303,7 @@ class Sequential:
 
     def fit(self, X, y, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
             validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
-            verbose: bool = False) -> History:
+            verbose: bool = False, graphs: bool | None = None) -> History:
         """Train with mini-batch gradient descent, in place; returns the model's :class:`History`.
 
         ``X`` is ``(m, input_dim)``; ``y`` as the loss expects: 0/1 values for
@@ -294,7 +315,9 @@ class Sequential:
         evaluated after each epoch. ``seed`` reseeds the shuffle (None continues the model's stream);
         ``shuffle=False`` keeps the data's order. ``l2`` adds ``l2 / (2 m) * sum(W^2)`` over the
         Dense weights to the cost (one value per model for a population). ``verbose`` prints one
-        line per epoch.
+        line per epoch. ``graphs``: on a CUDA GPU each batch size's step is recorded once as a CUDA
+        graph and replayed (the default, None: where possible; False, or ``XPNET_GRAPHS=0``: one kernel
+        at a time; True: required) — the same numbers either way (see :mod:`xpnet.training.graphs`).
 
         Another call continues from where the last stopped: same optimizer state, epoch count and
         History. When the cost becomes NaN or inf the model is rolled back to the start of that epoch
@@ -304,7 +327,7 @@ class Sequential:
         with self.backend.activate():
             return loop.fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
                             validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
-                            verbose=verbose)
+                            verbose=verbose, graphs=graphs)
 
     # description -------------------------------------------------------------------------------
 

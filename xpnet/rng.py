@@ -20,8 +20,9 @@ class RandomSource:
     """Interface: a seeded generator that creates arrays on one device, with a JSON-friendly state
     (``get_state``/``set_state``) so a checkpoint resumes the same random stream."""
 
-    def uniform(self, shape, dtype, out=None):
-        """Draws in [0, 1) of ``shape`` and ``dtype``, written into ``out`` when given."""
+    def uniform(self, shape, dtype, out=None, kernels=None):
+        """Draws in [0, 1) of ``shape`` and ``dtype``, written into ``out`` when given; a stream drawn
+        by kernels uses ``kernels`` (default: the backend's)."""
         raise NotImplementedError
 
     def permutation(self, n: int):
@@ -40,7 +41,7 @@ class NumpyRandom(RandomSource):
     def __init__(self, seed):
         self.generator = np.random.default_rng(seed)
 
-    def uniform(self, shape, dtype, out=None):
+    def uniform(self, shape, dtype, out=None, kernels=None):
         return self.generator.random(shape, dtype=dtype, out=out)
 
     def permutation(self, n):
@@ -66,7 +67,7 @@ class TorchRandom(RandomSource):
             self.generator.manual_seed(int(seed))
         self.device = device
 
-    def uniform(self, shape, dtype, out=None):
+    def uniform(self, shape, dtype, out=None, kernels=None):
         import torch
 
         return torch.rand(shape, generator=self.generator, dtype=dtype, device=self.device, out=out)
@@ -103,11 +104,12 @@ class CounterRandom(RandomSource):
         self.backend = backend
         self.counter = backend.zeros((), dtype=backend.xp.uint64)
 
-    def uniform(self, shape, dtype, out=None):
+    def uniform(self, shape, dtype, out=None, kernels=None):
+        kernels = self.backend.kernels if kernels is None else kernels
         with self.backend.activate():
             out = self.backend.empty(tuple(shape), dtype) if out is None else out
-            self.backend.kernels.random_uniform(self.counter, key=self.key, out=out)
-            self.backend.kernels.increment(self.counter, by=math.prod(shape))
+            kernels.random_uniform(self.counter, key=self.key, out=out)
+            kernels.increment(self.counter, by=math.prod(shape))
         return out
 
     def permutation(self, n):

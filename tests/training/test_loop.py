@@ -179,3 +179,35 @@ def test_fit_does_not_copy_the_data_set():
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     assert peak < 0.4 * X.nbytes
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: xn.Adam(0.01),
+                                            lambda: xn.Momentum(xn.schedules.CosineWithWarmup(0.1, 20, 3, unit="step"))],
+                         ids=["adam", "momentum-step-schedule"])
+def test_an_epoch_equals_a_loop_of_single_steps(cpu_where, make_optimizer):
+    """fit's recorded-ready step (mini-batch, learning rate and bias corrections read on the device at the
+    step counter) against plain train_step calls on the same mini-batches in the same order."""
+    from xpnet.nn.losses import get_loss
+    from xpnet.rng import make_random_source
+    from xpnet.training.regularization import L2
+    from xpnet.training.step import train_step
+
+    X, y = small_problem(m=70)
+    Y = np.eye(3)[y]
+    fitted, stepped = three_layer(cpu_where, seed=3), three_layer(cpu_where, seed=3)
+    fitted.fit(X, y, loss="softmax_cross_entropy", optimizer=make_optimizer(), batch_size=16, epochs=3, l2=0.05,
+               seed=9)
+    backend, loss, optimizer = stepped.backend, get_loss("softmax_cross_entropy"), make_optimizer()
+    optimizer.init(stepped.param_buffer)
+    l2, shuffle = L2(0.05, backend, ()), make_random_source(backend, 9)
+    X_device, Y_device = backend.asarray(X), backend.asarray(Y)
+    for epoch in range(3):
+        stepped.epoch = epoch
+        order = support.host(shuffle.permutation(70))
+        for start in range(0, 70, 16):
+            rows = backend.asarray(order[start:start + 16], dtype=backend.xp.int64)
+            train_step(stepped, backend.xp.take(X_device, rows, axis=0), backend.xp.take(Y_device, rows, axis=0),
+                       loss, optimizer, l2)
+    for name, value in stepped.get_weights().items():
+        np.testing.assert_allclose(fitted.get_weights()[name], value, rtol=1e-12, atol=1e-14, err_msg=name)
+    assert fitted.optimizer.t == optimizer.t == 15

@@ -145,13 +145,21 @@ def sigmoid_backward(xp, dA, A, *, out=None):
 
 
 def dense_relu(xp, X, W, b, *, out=None):
-    Z = cupy.matmul(X, W, out=out)
+    return add_bias_and_relu(cupy.matmul(X, W, out=out), b)
+
+
+def dense_leaky_relu(xp, X, W, b, *, alpha, out=None):
+    return add_bias_and_leaky_relu(cupy.matmul(X, W, out=out), b, alpha)
+
+
+def add_bias_and_relu(Z, b):
+    """In place over a product ``Z = X W``: ``relu(Z + b)`` (b may be None)."""
     _bias_relu(0.0 if b is None else _rows(b), Z)
     return Z
 
 
-def dense_leaky_relu(xp, X, W, b, *, alpha, out=None):
-    Z = cupy.matmul(X, W, out=out)
+def add_bias_and_leaky_relu(Z, b, alpha):
+    """In place over a product ``Z = X W``: ``leaky_relu(Z + b)`` (b may be None)."""
     _bias_leaky_relu(0.0 if b is None else _rows(b), alpha, Z)
     return Z
 

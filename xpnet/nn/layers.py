@@ -260,7 +260,8 @@ class Dropout(Layer):
         saved_mask = workspace.saved.get((self, "mask"))
         if self.freeze_mask and saved_mask is not None and saved_mask.shape == A.shape:
             return self.kernels.dropout(A, saved_mask, out=out)
-        uniform = self.backend.random.uniform(A.shape, A.dtype, out=workspace.get(self, "uniform", A.shape))
+        uniform = self.backend.random.uniform(A.shape, A.dtype, out=workspace.get(self, "uniform", A.shape),
+                                              kernels=self.kernels)
         _, mask = self.kernels.dropout_forward(A, uniform, keep_prob=self.keep,
                                                out=(out, workspace.get(self, "mask", A.shape)))
         workspace.saved[self, "mask"] = mask

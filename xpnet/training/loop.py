@@ -7,19 +7,18 @@ one transfer at the end of the epoch together with a finiteness check of the par
 """
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
 
 from xpnet import checks, data
-from xpnet.backend import to_numpy
 from xpnet.nn.layers import Activation, BatchNorm
 from xpnet.nn.losses import get_loss
 from xpnet.rng import make_random_source
+from xpnet.training.graphs import Steps, capture_for
 from xpnet.training.optim import Adam, Optimizer
 from xpnet.training.regularization import L2
-from xpnet.training.step import train_step
+from xpnet.training.step import EpochState, StepProgram
 
 
 class DivergenceError(FloatingPointError):
@@ -34,7 +33,7 @@ class DivergenceError(FloatingPointError):
 
 
 def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validation_data=None,
-        seed=None, shuffle=True, l2=0.0, verbose=False):
+        seed=None, shuffle=True, l2=0.0, verbose=False, graphs=None):
     """Train ``model`` in place and return its History; the arguments are :meth:`Sequential.fit`'s."""
     loss = _resolve_loss(model, loss)
     epochs = checks.count(epochs, "epochs")
@@ -42,48 +41,48 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
     host_X = data.check_features(X, model.input_dim)
     m = host_X.shape[0]
     host_Y = data.check_targets(y, m, loss.name, model.output_dim)
-    bounds = data.batch_bounds(m, data.check_batch_size(batch_size, m))
+    batch = data.check_batch_size(batch_size, m)
+    bounds = data.batch_bounds(m, batch)
     _check_batchnorm_batches(model, bounds)
     validation = _prepare_validation(model, validation_data, loss)
     optimizer = _resolve_optimizer(model, optimizer)
+    steps = Steps(model, capture_for(model, optimizer, graphs))
     model.loss = loss
 
     backend = model.backend
     X_device, Y_device = backend.asarray(host_X), backend.asarray(host_Y)
     shuffler = _shuffler(model, seed) if shuffle else None
-    for _ in range(epochs):
-        started = time.perf_counter()
-        order = shuffler.permutation(m) if shuffler is not None else None
-        record = _run_epoch(model, X_device, Y_device, order, bounds, loss, optimizer, l2)
-        if validation is not None:
-            scores = model.evaluate_on_device(*validation, loss)
-            record.update({f"val_{key}": value for key, value in scores.items()})
-        model.history.append_epoch(record, record.pop("iteration_cost"))
-        model.epoch += 1
-        if verbose:
-            print(_progress_line(model.epoch, record, time.perf_counter() - started), flush=True)
+    state = EpochState(model, optimizer, m, len(bounds), shuffle, l2.active, loss.has_accuracy)
+    programs = {rows: StepProgram(model, state, X_device, Y_device, rows, batch, loss, optimizer, l2)
+                for rows in {stop - start for start, stop in bounds}}
+    with steps.scope():
+        for _ in range(epochs):
+            started = time.perf_counter()
+            order = shuffler.permutation(m) if shuffler is not None else None
+            record = _run_epoch(model, state, programs, steps, bounds, optimizer, order, loss, l2)
+            if validation is not None:
+                scores = model.evaluate_on_device(*validation, loss)
+                record.update({f"val_{key}": value for key, value in scores.items()})
+            model.history.append_epoch(record, record.pop("iteration_cost"))
+            model.epoch += 1
+            if verbose:
+                print(_progress_line(model.epoch, record, time.perf_counter() - started), flush=True)
     return model.history
 
 
-def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
+def _run_epoch(model, state, programs, steps, bounds, optimizer, order, loss, l2) -> dict:
     """One pass over the data; returns the epoch's record. A single model that diverges is rolled
     back and raises; diverging models of a population are rolled back and frozen, the rest go on.
     Any other exception (Ctrl-C included) rolls the model back to the epoch's start and is re-raised."""
-    xp = model.backend.xp
     snapshot = _Snapshot(model, optimizer)
     lr = optimizer.learning_rate(model.epoch)
-    series = _Series(model, len(bounds), l2.active, loss.has_accuracy)
     try:
-        for iteration, (start, stop) in enumerate(bounds):
-            if order is None:
-                X_batch, Y_batch = X[start:stop, ...], Y[start:stop, ...]
-            else:
-                rows = order[start:stop]
-                X_batch, Y_batch = xp.take(X, rows, axis=0), xp.take(Y, rows, axis=0)
-            cost, penalty, logits = train_step(model, X_batch, Y_batch, loss, optimizer, l2)
-            series.record(iteration, cost, penalty,
-                          loss.correct(model.backend.kernels, logits, Y_batch) if loss.has_accuracy else None)
-        host = series.read(model.param_buffer.flat)
+        state.start(model.epoch, order)
+        for start, stop in bounds:
+            state.prepare_step(model.epoch)
+            steps(programs[stop - start])
+            optimizer.t += 1
+        host = state.read(model.param_buffer.flat)
     except BaseException:
         snapshot.restore()
         raise
@@ -110,33 +109,6 @@ def _run_epoch(model, X, Y, order, bounds, loss, optimizer, l2) -> dict:
             "accuracy": epoch_mean(host["correct"] / sizes.reshape((-1,) + (1,) * len(model.lead)))
             if loss.has_accuracy else None,
             "lr": lr, "iteration_cost": list(iteration_cost)}
-
-
-class _Series:
-    """The epoch's per-iteration values on the device: one row per series (cost, then the L2 penalty
-    and the correct count when recorded), one column per iteration, plus the model's leading axes."""
-
-    def __init__(self, model, iterations: int, penalty: bool, correct: bool):
-        self.names = ["cost"] + ["penalty"] * penalty + ["correct"] * correct
-        self.row = {name: index for index, name in enumerate(self.names)}
-        self.xp = model.backend.xp
-        self.shape = (len(self.names), iterations) + model.lead
-        self.values = model.backend.zeros(self.shape)
-
-    def record(self, iteration: int, cost, penalty, correct) -> None:
-        for name, value in (("cost", cost), ("penalty", penalty), ("correct", correct)):
-            if name in self.row:
-                self.values[self.row[name], iteration, ...] = value
-
-    def read(self, params_flat) -> dict:
-        """Every series, and whether all parameters are finite (per model), in ONE device-to-host read."""
-        xp = self.xp
-        finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), self.values.dtype)
-        flat = to_numpy(xp.concat([xp.reshape(self.values, (-1,)), xp.reshape(finite, (-1,))]))
-        count = math.prod(self.shape)
-        host = dict(zip(self.names, flat[:count].reshape(self.shape)))
-        host["finite"] = flat[count:].reshape(tuple(finite.shape)) > 0
-        return host
 
 
 class _Snapshot:

@@ -35,6 +35,8 @@ class Optimizer:
 
     slots: tuple[str, ...] = ()
     hyperparameter_names: tuple[str, ...] = ()
+    #: what :meth:`step_values` gives, the values ``update`` takes
+    value_names: tuple[str, ...] = ("lr",)
 
     def __init__(self, lr):
         self.lr = schedules.check_learning_rate(lr)
@@ -188,6 +190,7 @@ class Adam(Optimizer):
 
     slots = ("v", "s")
     hyperparameter_names: tuple[str, ...] = ("beta1", "beta2", "eps")
+    value_names = ("lr", "step", "root2")
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8):
         super().__init__(lr)

@@ -138,6 +138,13 @@ def check_learning_rate(lr):
                              "a positive finite number (or one per model) or a schedule")
 
 
+def is_tabulable(lr) -> bool:
+    """Whether the rates of a whole epoch can be computed before it starts: a number, or one of the
+    schedules here (pure functions of the epoch or step). A plain function, or one wrapped in
+    :func:`per_step`, is called at each update instead, since it may depend on anything."""
+    return not callable(lr) or (isinstance(lr, Schedule) and not isinstance(lr, PerStep))
+
+
 def evaluate(lr, epoch: int, step: int):
     """The learning rate now: ``lr`` itself, or the schedule at the epoch or step it asks for
     (a float, or a NumPy array with one rate per model)."""

@@ -1,9 +1,19 @@
-"""One training step on a mini-batch already on the device: forward, loss, backward, L2, update.
+"""The training step: forward, loss, backward, L2 and the optimizer's update on one mini-batch.
 
-Every result lands in the model's training workspace or in its gradient buffer, and nothing is read
-back to the host: costs stay device values, summed once per epoch by the loop.
+Within an epoch the step is a fixed program: every array it reads or writes is allocated before the
+first step, and every value that changes from step to step is read on the device at the step counter
+``it`` (which mini-batch of the shuffled order, which row of the epoch's table of learning rates and
+bias corrections, which slot of the epoch's recorded costs), and the step ends by advancing ``it``. So
+the same sequence of kernel calls serves every mini-batch of a batch size: run one call at a time (the
+eager step) or recorded once and replayed (a CUDA graph, :mod:`xpnet.training.graphs`), with the same
+results. Nothing is read back to the host until the epoch ends.
 """
 from __future__ import annotations
+
+import numpy as np
+
+from xpnet.backend import to_numpy
+from xpnet.training import schedules
 
 
 def loss_and_gradients(model, X, Y, loss, l2):
@@ -11,8 +21,8 @@ def loss_and_gradients(model, X, Y, loss, l2):
     ``d(data_cost + l2_penalty)/d(params)``.
 
     Returns ``(data_cost, l2_penalty, logits)`` as device values (the penalty is None without L2)."""
-    kernels, workspace = model.backend.kernels, model.workspace
-    logits = model.forward(X, training=True)
+    kernels, workspace = model.kernels, model.workspace
+    logits = model.forward_on_device(X, training=True)
     cost, grad = loss.value_and_grad(kernels, logits, Y, out=(
         workspace.get("loss", "cost", model.lead), workspace.get("loss", "dZ", logits.shape)))
     model.backward(grad, need_input_grad=False)
@@ -24,8 +34,8 @@ def loss_and_gradients(model, X, Y, loss, l2):
 
 
 def train_step(model, X, Y, loss, optimizer, l2):
-    """One mini-batch update: :func:`loss_and_gradients`, then the optimizer's step.
-    Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
+    """One mini-batch update on arrays already on the device: :func:`loss_and_gradients`, then the
+    optimizer's step. Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
     with model.backend.activate():
         cost, penalty, logits = loss_and_gradients(model, X, Y, loss, l2)
         optimizer.step(model.param_buffer, model.grad_buffer, model.epoch)
@@ -35,8 +45,109 @@ def train_step(model, X, Y, loss, optimizer, l2):
 def training_cost(model, X, Y, loss, l2) -> float:
     """``data_cost + l2_penalty`` of a training-mode forward pass (no backward), as a host float
     (one model)."""
-    kernels = model.backend.kernels
-    cost, _ = loss.value_and_grad(kernels, model.forward(X, training=True), Y)
+    kernels = model.kernels
+    cost, _ = loss.value_and_grad(kernels, model.forward_on_device(X, training=True), Y)
     if l2.active:
         cost = cost + l2.penalty(kernels, model.param_buffer, X.shape[-2])
     return float(cost)
+
+
+class EpochState:
+    """What the steps of an epoch share on the device.
+
+    ``it``: the step counter (0-d int64); ``order``: the epoch's shuffled row order (None: the data's
+    own order); ``values``: this step's optimizer values (``optimizer.value_names``: the learning rate
+    and, for Adam, its bias corrections), one per model of a population, selected by ``it`` from this
+    epoch's ``tables``; ``series``: each step's data cost, L2 penalty and correct count, indexed by ``it``.
+
+    An optimizer whose learning rate is a plain Python function cannot be tabled ahead of the epoch
+    (the function may depend on anything, so it is called at each step, as it always was): then
+    ``tabled`` is False and ``prepare_step`` writes each step's values from the host.
+    """
+
+    def __init__(self, model, optimizer, rows: int, steps: int, shuffle: bool, penalty: bool, correct: bool):
+        backend, xp = model.backend, model.backend.xp
+        self.backend, self.optimizer, self.steps, self.lead = backend, optimizer, steps, model.lead
+        self.it = backend.zeros((), dtype=xp.int64)
+        self.order = backend.zeros((rows,), dtype=xp.int64) if shuffle else None
+        self.value_shape = model.lead + (1,) if model.lead else ()
+        self.values = {name: backend.zeros(self.value_shape) for name in optimizer.value_names}
+        self.tabled = schedules.is_tabulable(optimizer.lr)
+        self.tables = {name: backend.zeros((steps,) + self.value_shape) for name in optimizer.value_names
+                       } if self.tabled else {}
+        self.names = ["cost"] + ["penalty"] * penalty + ["correct"] * correct
+        self.series = {name: backend.zeros((steps,) + model.lead) for name in self.names}
+
+    def start(self, epoch: int, order) -> None:
+        """Before the epoch's first step: ``it = 0``, the epoch's order, and its table of optimizer values
+        for updates ``t + 1 .. t + steps`` (``t`` updates made so far)."""
+        with self.backend.activate():
+            self.it[...] = 0
+            if self.order is not None:
+                self.order[...] = order
+            if self.tabled:
+                rows = [self.optimizer.step_values(epoch, self.optimizer.t + step + 1) for step in range(self.steps)]
+                for name, table in self.tables.items():
+                    values = np.stack([np.broadcast_to(np.asarray(row[name], dtype=np.float64), self.lead)
+                                       for row in rows])
+                    table[...] = self.backend.asarray(values.reshape(table.shape))
+
+    def prepare_step(self, epoch: int) -> None:
+        """Before each step when the values are not tabled: this step's values written from the host."""
+        if not self.tabled:
+            values = self.optimizer.step_values(epoch, self.optimizer.t + 1)
+            for name, buffer in self.values.items():
+                host = np.broadcast_to(np.asarray(values[name], dtype=np.float64), self.lead)
+                buffer[...] = self.backend.asarray(host.reshape(self.value_shape))
+
+    def select(self, kernels) -> None:
+        """In the step: this step's row of every table into ``values``."""
+        for name, table in self.tables.items():
+            kernels.select_row(table, self.it, out=self.values[name])
+
+    def read(self, params_flat) -> dict:
+        """Every series, and whether all parameters are finite (per model), in ONE device-to-host read:
+        name -> host array ``(steps,) + lead``, and ``"finite"`` -> host bool array ``lead``."""
+        xp = self.backend.xp
+        finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), self.series["cost"].dtype)
+        parts = [xp.reshape(self.series[name], (-1,)) for name in self.names] + [xp.reshape(finite, (-1,))]
+        flat = to_numpy(xp.concat(parts))
+        shape = (self.steps,) + self.lead
+        size = int(np.prod(shape))
+        host = {name: flat[i * size:(i + 1) * size].reshape(shape) for i, name in enumerate(self.names)}
+        host["finite"] = flat[len(self.names) * size:].reshape(self.lead) > 0
+        return host
+
+
+class StepProgram:
+    """The training step for mini-batches of ``rows`` examples, as a fixed sequence of kernel calls.
+
+    ``run()`` does one step: gather mini-batch ``it`` (rows ``order[it * stride ...]`` of the data on the
+    device) into this program's batch buffers, select this step's optimizer values, forward, loss,
+    backward, L2, the update, record the cost (and penalty and correct count) at ``it``, and advance
+    ``it``. Every kernel gets its output buffer, so after the first run nothing is allocated.
+    """
+
+    def __init__(self, model, state: EpochState, X, Y, rows: int, stride: int, loss, optimizer, l2):
+        self.model, self.state, self.loss, self.optimizer, self.l2 = model, state, loss, optimizer, l2
+        self.X, self.Y, self.stride = X, Y, stride
+        self.X_batch = model.backend.empty((rows, X.shape[1]))
+        self.Y_batch = model.backend.empty((rows, Y.shape[1]))
+
+    def run(self) -> None:
+        model, state = self.model, self.state
+        kernels = model.kernels
+        with model.backend.activate():
+            kernels.gather_rows(self.X, state.order, state.it, stride=self.stride, out=self.X_batch)
+            kernels.gather_rows(self.Y, state.order, state.it, stride=self.stride, out=self.Y_batch)
+            state.select(kernels)
+            cost, penalty, logits = loss_and_gradients(model, self.X_batch, self.Y_batch, self.loss, self.l2)
+            self.optimizer.update(kernels, model.param_buffer, model.grad_buffer, state.values)
+            kernels.record_at(state.series["cost"], cost, state.it)
+            if penalty is not None:
+                kernels.record_at(state.series["penalty"], penalty, state.it)
+            if "correct" in state.series:
+                correct = self.loss.correct(kernels, logits, self.Y_batch,
+                                            out=model.workspace.get("loss", "correct", model.lead))
+                kernels.record_at(state.series["correct"], correct, state.it)
+            kernels.increment(state.it)
