@@ -181,8 +181,10 @@ def test_fit_does_not_copy_the_data_set():
     assert peak < 0.4 * X.nbytes
 
 
-@pytest.mark.parametrize("make_optimizer", [lambda: xn.Adam(0.01),
-                                            lambda: xn.Momentum(xn.schedules.CosineWithWarmup(0.1, 20, 3, unit="step"))],
+STEP_SCHEDULE = xn.schedules.CosineWithWarmup(0.1, 20, 3, unit="step")
+
+
+@pytest.mark.parametrize("make_optimizer", [lambda: xn.Adam(0.01), lambda: xn.Momentum(STEP_SCHEDULE)],
                          ids=["adam", "momentum-step-schedule"])
 def test_an_epoch_equals_a_loop_of_single_steps(cpu_where, make_optimizer):
     """fit's recorded-ready step (mini-batch, learning rate and bias corrections read on the device at the
