@@ -24,9 +24,9 @@ import xpnet as xn
 import xpnet.kernels
 import xpnet.kernels.numpy
 from xpnet.backend import Backend
+from xpnet.graphs import Capture
 from xpnet.kernels import fast_kernels, reference
 from xpnet.rng import CounterRandom
-from xpnet.training.graphs import Capture
 
 import cupy_stand_in
 

@@ -1,14 +1,17 @@
 """Sequential: a stack of layers whose parameters live in one flat buffer on one device."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import copy
 import dataclasses
+import threading
 import warnings
 
 import numpy as np
 
 from xpnet import checks, data
+from xpnet import graphs as cuda_graphs
 from xpnet.backend import namespace_name, resolve_backend, to_numpy
 from xpnet.nn import fusion
 from xpnet.nn.layers import BatchNorm, Dense, Dropout, Layer
@@ -97,6 +100,7 @@ class Sequential:
         self.stages = fusion.stages(self.layers, self.backend.kernels)
         self.workspace = Workspace(self.backend)
         self.kernels = self.backend.kernels
+        self._evaluation: EvaluationPrograms | bool | None = None  # False: evaluate eagerly
 
     @contextlib.contextmanager
     def kernels_in_use(self, kernels):
@@ -246,15 +250,29 @@ class Sequential:
     # prediction ------------------------------------------------------------------------------
 
     def _outputs(self, X):
-        """Evaluation-mode logits of a device array ``X``, computed in chunks of rows."""
-        workspace = Workspace(self.backend)
+        """Evaluation-mode logits of a device array ``X``, computed in chunks of rows: eagerly in buffers
+        of this call's own, or on a GPU by replaying the recorded forward pass of each chunk size."""
         bounds = data.batch_bounds(X.shape[0], EVAL_CHUNK)
-        if len(bounds) == 1:
-            return self.forward_on_device(X, workspace=workspace)
+        evaluation = self.evaluation_programs()
+        if evaluation is None:
+            workspace = Workspace(self.backend)
+            if len(bounds) == 1:
+                return self.forward_on_device(X, workspace=workspace)
+            logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
+            for start, stop in bounds:
+                logits[..., start:stop, :] = self.forward_on_device(X[start:stop, ...], workspace=workspace)
+            return logits
         logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
         for start, stop in bounds:
-            logits[..., start:stop, :] = self.forward_on_device(X[start:stop, ...], workspace=workspace)
+            logits[..., start:stop, :] = evaluation.forward(X[start:stop, ...])
         return logits
+
+    def evaluation_programs(self) -> EvaluationPrograms | None:
+        """The recorded forward passes of this model (on a CUDA GPU with graphs on), made on first use."""
+        if self._evaluation is None:
+            capture = cuda_graphs.capture_for(self.backend, cuda_graphs.graphs_enabled(None), what="evaluates")
+            self._evaluation = EvaluationPrograms(self, capture) if capture is not None else False
+        return self._evaluation if isinstance(self._evaluation, EvaluationPrograms) else None
 
     def features_on_device(self, X):
         return self.backend.asarray(data.check_features(X, self.input_dim))
@@ -350,6 +368,49 @@ class Sequential:
 
     def __repr__(self):
         return f"Sequential({self.layers!r}, input_dim={self.input_dim}, device={self.device!r})"
+
+
+class ForwardProgram:
+    """An evaluation forward pass over chunks of ``rows`` examples as a fixed program: the chunk is
+    copied into ``inputs``, and ``run()`` leaves the logits in ``outputs`` (buffers of its own)."""
+
+    def __init__(self, model: Sequential, rows: int):
+        self.model = model
+        self.inputs = model.backend.empty((rows, model.input_dim))
+        self.workspace = Workspace(model.backend)
+        self.outputs = None
+
+    def run(self) -> None:
+        self.outputs = self.model.forward_on_device(self.inputs, workspace=self.workspace)
+
+
+class EvaluationPrograms:
+    """A model's recorded forward passes, one per chunk size (the last ``KEPT`` sizes used), replayed
+    under a lock: two threads predicting at once take turns, since they would share the buffers."""
+
+    KEPT = 4
+
+    def __init__(self, model: Sequential, capture):
+        self.model = model
+        self.replays = cuda_graphs.Replays(model, capture)
+        self.programs: collections.OrderedDict = collections.OrderedDict()
+        self.lock = threading.Lock()
+
+    def forward(self, X):
+        """The evaluation-mode logits of a chunk ``X`` on the device, as a new array."""
+        with self.lock, self.model.backend.activate():
+            program = self._program(X.shape[0])
+            program.inputs[...] = X
+            self.replays(program)
+            return self.model.backend.xp.asarray(program.outputs, copy=True)
+
+    def _program(self, rows: int) -> ForwardProgram:
+        program = self.programs.pop(rows, None) or ForwardProgram(self.model, rows)
+        self.programs[rows] = program
+        if len(self.programs) > self.KEPT:
+            _, oldest = self.programs.popitem(last=False)
+            self.replays.forget(oldest)
+        return program
 
 
 def _check_layers(layers) -> list:

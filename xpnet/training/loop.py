@@ -12,10 +12,11 @@ import time
 import numpy as np
 
 from xpnet import checks, data
+from xpnet import graphs as cuda_graphs
 from xpnet.nn.layers import Activation, BatchNorm
 from xpnet.nn.losses import get_loss
 from xpnet.rng import make_random_source
-from xpnet.training.graphs import Steps, capture_for
+from xpnet.training import schedules
 from xpnet.training.optim import Adam, Optimizer
 from xpnet.training.regularization import L2
 from xpnet.training.step import EpochState, StepProgram
@@ -46,7 +47,7 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
     _check_batchnorm_batches(model, bounds)
     validation = _prepare_validation(model, validation_data, loss)
     optimizer = _resolve_optimizer(model, optimizer)
-    steps = Steps(model, capture_for(model, optimizer, graphs))
+    steps = cuda_graphs.Replays(model, capture_for(model, optimizer, graphs))
     model.loss = loss
 
     backend = model.backend
@@ -135,6 +136,15 @@ class _Snapshot:
         chosen = backend.asarray(np.reshape(rows, rows.shape + (1,)), dtype=backend.xp.bool)
         for buffer, copy in zip(self.buffers, self.copies):
             buffer[...] = backend.xp.where(chosen, copy, buffer)
+
+
+def capture_for(model, optimizer, graphs):
+    """The capture ``fit`` records its steps with (see :mod:`xpnet.graphs`), or None."""
+    obstacle = None
+    if not schedules.is_tabulable(optimizer.lr):
+        obstacle = ("the learning rate is a Python function, which must run on the host at every step; use a "
+                    "schedule from xpnet.schedules to train with graphs")
+    return cuda_graphs.capture_for(model.backend, cuda_graphs.graphs_enabled(graphs), obstacle)
 
 
 def _resolve_loss(model, loss):

@@ -1,13 +1,13 @@
 """The training step recorded once and replayed (CUDA graphs), checked on the CPU: the CuPy kernels,
 the nvmath products and the recording run through stand-ins (``graph_stand_in``), and a replayed epoch
 must equal the eager one bit for bit; the real CUDA runs are in ci/gpu.sh."""
-import graph_stand_in
 import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet.training import graphs, loop
+from xpnet import graphs
 
+import graph_stand_in
 import support
 
 rng = np.random.default_rng(3)
@@ -21,13 +21,13 @@ def stand_in_gpu(monkeypatch):
     monkeypatch.setattr(xn.model, "resolve_backend", graph_stand_in.stand_in_gpu_backend)
     captures = []
 
-    def capture_for(model, optimizer, wanted):
-        if graphs.graphs_enabled(wanted) is False:
+    def capture_for(backend, wanted, obstacle=None, what="trains"):
+        if wanted is False or obstacle is not None:
             return None
         captures.append(graph_stand_in.RecordingCapture())
         return captures[-1]
 
-    monkeypatch.setattr(loop, "capture_for", capture_for)
+    monkeypatch.setattr(graphs, "capture_for", capture_for)
     return captures
 
 
@@ -122,13 +122,41 @@ def test_divergence_rolls_back_the_same_way(stand_in_gpu):
     assert states[0] == states[1] == (0, 1)  # the new optimizer back at its start, one epoch done
 
 
-def test_a_python_function_as_learning_rate_trains_eagerly_and_says_why():
+def test_evaluation_replays_its_forward_pass_per_chunk_size(stand_in_gpu, monkeypatch):
+    """predict and evaluate (and fit's validation) replay one recorded forward pass per chunk size."""
+    monkeypatch.setattr(xn.model, "EVAL_CHUNK", 30)
+    models = []
+    for graphs_on in ("1", "0"):
+        monkeypatch.setenv("XPNET_GRAPHS", graphs_on)
+        model = network()
+        model.fit(X, LABELS, loss="softmax_cross_entropy", batch_size=20, epochs=2,
+                  validation_data=(X[:45], LABELS[:45]))
+        models.append((model, [model.predict(X), model.predict(X[:7]), model.evaluate(X, LABELS)]))
+    (recorded, results), (eager, expected) = models
+    np.testing.assert_array_equal(results[0], expected[0])
+    np.testing.assert_array_equal(results[1], expected[1])
+    assert results[2] == expected[2]
+    assert recorded.history.history == eager.history.history
+    assert sorted(recorded.evaluation_programs().programs) == [7, 10, 15, 30]  # 45 = 30 + 15, 70 = 30 + 30 + 10
+    runs = 2 * 2 + 3 + 1 + 3  # validation in two epochs, predict(X), predict(X[:7]), evaluate(X)
+    assert stand_in_gpu[1].recorded == 4 and stand_in_gpu[1].replayed == runs - 4
+
+
+def test_a_python_function_as_learning_rate_trains_eagerly_and_says_why(monkeypatch):
+    monkeypatch.setattr(xn.model, "resolve_backend", graph_stand_in.stand_in_gpu_backend)
+    monkeypatch.setattr(graphs, "_reason_not_to_record", lambda backend: None)
     model = xn.Sequential([xn.Dense(4), xn.ReLU(), xn.Dense(3)], input_dim=5, seed=0)
     optimizer = xn.SGD(xn.schedules.per_step(lambda step: 0.1 / (1 + step)))
-    assert "Python function" in graphs._reason_not_to_record(graph_stand_in.stand_in_gpu_backend(), optimizer)
-    assert graphs._reason_not_to_record(graph_stand_in.stand_in_gpu_backend(), xn.SGD(0.1)) is None or \
-        "nvmath" in graphs._reason_not_to_record(graph_stand_in.stand_in_gpu_backend(), xn.SGD(0.1))
-    model.fit(X, LABELS, loss="softmax_cross_entropy", optimizer=optimizer, epochs=1)  # CPU: eager, no warning
+    with pytest.warns(UserWarning, match="xpnet trains without CUDA graphs .* the learning rate is a Python function"):
+        model.fit(X, LABELS, loss="softmax_cross_entropy", optimizer=optimizer, epochs=1)
+    assert model.optimizer.t == 3
+
+
+def test_cupy_without_nvmath_says_why(monkeypatch):
+    monkeypatch.setattr(graphs.importlib.util, "find_spec", lambda name: None)
+    backend = graph_stand_in.stand_in_gpu_backend()
+    with pytest.warns(UserWarning, match="needs nvmath-python: pip install 'xpnet\\[cuda13\\]'"):
+        assert graphs.capture_for(backend, None) is None
 
 
 def test_a_recorded_step_that_allocates_is_caught(stand_in_gpu, monkeypatch):

@@ -1,19 +1,19 @@
-"""CUDA graphs: the training step recorded once per batch size and replayed for every mini-batch.
+"""CUDA graphs: a fixed program of kernel calls recorded once and replayed as one launch.
 
-An eager step on a GPU launches some thirty kernels, one at a time from Python, and at small batch
-sizes the GPU waits for Python most of the time. A step of :class:`~xpnet.training.step.StepProgram`
-reads every changing value on the device, so it can be recorded into a CUDA graph once and launched
-as one unit for every later mini-batch of its size. The first step of each batch size runs eagerly
-(it also plans the products and creates every buffer the graph touches), the next is recorded, and
-each step after it is one launch.
+An eager training step on a GPU launches some thirty kernels, one at a time from Python, and at small
+batch sizes the GPU waits for Python most of the time. A program whose every changing value is read on
+the device (the training step of :class:`~xpnet.training.step.StepProgram`; a forward pass over a chunk
+copied into a fixed input buffer) can be recorded into a CUDA graph once and launched as one unit
+every later time. The first run of each program is eager (it also plans the products and creates every
+buffer the graph touches) and is recorded as it goes; each run after it is one launch.
 
 A :class:`Capture` is the backend's way of recording: :class:`CupyCapture` records on a CuPy stream,
 with the products through cuBLASLt (:mod:`xpnet.kernels.nvmath`, since CuPy's cuBLAS calls cannot be
 recorded) and with what the recording allocates taken from a memory pool of its own, kept with the
-graphs; :class:`TorchCapture` uses ``torch.cuda.CUDAGraph``. Graphs are on by default on CUDA;
-``fit(..., graphs=False)`` or ``XPNET_GRAPHS=0`` turns them off. Where a step cannot be recorded
-(a learning rate given as a plain Python function, which must run on the host at every step; CuPy
-without nvmath-python), training runs eagerly and says why once.
+graphs; :class:`TorchCapture` uses ``torch.cuda.CUDAGraph``. Graphs are on by default on CUDA (for
+training and for evaluation); ``fit(..., graphs=False)`` or ``XPNET_GRAPHS=0`` turns them off. Where
+a program cannot be recorded (CuPy without nvmath-python; for training, a learning rate given as a
+plain Python function, which must run on the host at every step), it runs eagerly and says why once.
 """
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ import os
 import warnings
 
 from xpnet.kernels import fast_kernels
-from xpnet.training import schedules
 
 ENVIRONMENT_SWITCH = "XPNET_GRAPHS"
 
@@ -64,7 +63,10 @@ class CupyCapture(Capture):
         return self.recording_kernels
 
     def record(self, run):
+        """The run and the recording on this capture's stream, ordered after the current stream's work;
+        the replay launches on whatever stream is current then."""
         cupy = self.cupy
+        cupy.cuda.get_current_stream().synchronize()
         with cupy.cuda.using_allocator(self.pool.malloc), self.stream:
             run()
             self.stream.begin_capture()
@@ -72,8 +74,9 @@ class CupyCapture(Capture):
                 run()
             finally:
                 graph = self.stream.end_capture()
+        self.stream.synchronize()
         self.graphs.append(graph)
-        return lambda: graph.launch(self.stream)
+        return lambda: graph.launch(cupy.cuda.get_current_stream())
 
     @contextlib.contextmanager
     def scope(self):
@@ -121,31 +124,27 @@ def graphs_enabled(graphs: bool | None) -> bool | None:
     return False if off else None
 
 
-def capture_for(model, optimizer, graphs: bool | None) -> Capture | None:
-    """The capture ``fit`` records with, or None to run every step eagerly. ``graphs=True`` asks for
-    graphs and is an error where the model is not on a CUDA GPU; where recording is impossible, the
-    reason is given once as a warning."""
-    wanted = graphs_enabled(graphs)
+def capture_for(backend, wanted: bool | None, obstacle: str | None = None, what: str = "trains") -> Capture | None:
+    """The capture to record with on ``backend``, or None to run one kernel at a time. ``wanted`` is
+    :func:`graphs_enabled`'s answer: True asks for graphs and is an error where the backend is not a CUDA
+    GPU. Where recording is impossible (the backend's reason, or the caller's ``obstacle``), the reason
+    is given once as a warning."""
     if wanted is False:
         return None
-    backend = model.backend
     on_gpu = backend.name == "cupy" or (backend.name == "torch" and backend.device.type == "cuda")
     if not on_gpu:
         if wanted:
             raise ValueError(f"graphs=True records CUDA graphs, which needs a model on a CUDA GPU; this one is "
-                             f"on {backend.name}:{model.device}")
+                             f"on {backend.name}:{backend.device_name}")
         return None
-    reason = _reason_not_to_record(backend, optimizer)
+    reason = obstacle or _reason_not_to_record(backend)
     if reason is not None:
-        warnings.warn(f"xpnet trains without CUDA graphs (one kernel launch at a time): {reason}", stacklevel=4)
+        warnings.warn(f"xpnet {what} without CUDA graphs (one kernel launch at a time): {reason}", stacklevel=4)
         return None
     return CupyCapture(backend) if backend.name == "cupy" else TorchCapture(backend)
 
 
-def _reason_not_to_record(backend, optimizer) -> str | None:
-    if not schedules.is_tabulable(optimizer.lr):
-        return ("the learning rate is a Python function, which must run on the host at every step; use a "
-                "schedule from xpnet.schedules to train with graphs")
+def _reason_not_to_record(backend) -> str | None:
     if backend.name == "cupy" and importlib.util.find_spec("nvmath") is None:
         return "recording matrix products on CuPy needs nvmath-python: pip install 'xpnet[cuda13]' (or cuda12)"
     if backend.name == "cupy" and backend.kernels.name == "reference":
@@ -154,9 +153,9 @@ def _reason_not_to_record(backend, optimizer) -> str | None:
     return None
 
 
-class Steps:
-    """Runs the step of a :class:`~xpnet.training.step.StepProgram`: eagerly, or (with a capture) by
-    recording each program once and replaying it."""
+class Replays:
+    """Runs programs (objects with ``run()``): eagerly, or (with a capture) by recording each program's
+    first run and replaying it afterwards."""
 
     def __init__(self, model, capture: Capture | None):
         self.model, self.capture = model, capture
@@ -172,6 +171,10 @@ class Steps:
             return
         with self.model.kernels_in_use(self.capture.kernels(self.model.kernels)):
             self.replays[program] = self.capture.record(program.run)
+
+    def forget(self, program) -> None:
+        """Drop ``program``'s recording (its buffers are freed with it)."""
+        self.replays.pop(program, None)
 
     def scope(self):
         return self.capture.scope() if self.capture is not None else contextlib.nullcontext()
