@@ -1,31 +1,35 @@
-"""The benchmarked workload: one training step of an MLP 784-512-512-10 (float32, synthetic data,
-softmax cross-entropy), built the same way for xpnet and for each peer.
+"""The benchmarked workloads, built the same way for xpnet and its peers (:mod:`benchmarks.peers`):
+one training step of an MLP 784-512-512-10 (float32, synthetic data, softmax cross-entropy); one
+epoch of ``fit`` over 60,000 x 784; one step of a population of small models.
 
-Every ``make_*`` function returns ``(step, info)``: ``step()`` runs one complete training step and
-returns only when the device has finished it; ``info`` goes into the benchmark's extra_info.
+Every ``make_*`` function returns ``(step, info)``: ``step()`` runs the workload once and returns only
+when the device has finished it; ``info`` goes into the benchmark's extra_info.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import tracemalloc
 
 import numpy as np
 
 WIDTHS = (784, 512, 512, 10)
+POPULATION_WIDTHS = (40, 100, 100, 10)
 OPTIMIZERS = ("sgd", "momentum", "rmsprop", "adam")
 LR = {"sgd": 0.01, "momentum": 0.01, "rmsprop": 0.001, "adam": 0.001}
+#: steps before the step counter is set back to 0 (more than any benchmark runs)
+STEPS = 10_000
 
 
-def flops_per_step(batch: int, widths=WIDTHS) -> int:
-    """Forward + backward matrix products: ``6 * batch * sum(fan_in * fan_out)``."""
-    return 6 * batch * sum(a * b for a, b in zip(widths, widths[1:]))
+def flops_per_step(batch: int, widths=WIDTHS, population: int = 1) -> int:
+    """Forward + backward matrix products: ``6 * batch * sum(fan_in * fan_out)`` per model."""
+    return 6 * batch * population * sum(a * b for a, b in zip(widths, widths[1:]))
 
 
-def synthetic_batch(batch: int, seed: int = 0):
+def synthetic_batch(batch: int, features: int = WIDTHS[0], classes: int = WIDTHS[-1], seed: int = 0):
+    """``(X, labels)``: float32 features and integer labels."""
     rng = np.random.default_rng(seed)
-    X = rng.standard_normal((batch, WIDTHS[0])).astype(np.float32)
-    labels = rng.integers(0, WIDTHS[-1], batch)
-    return X, labels
+    return rng.standard_normal((batch, features)).astype(np.float32), rng.integers(0, classes, batch)
 
 
 def cpu_threads() -> int:
@@ -45,111 +49,113 @@ def memory_budget(batch: int, optimizer: str, widths=WIDTHS, itemsize: int = 4) 
     return itemsize * (params * (2 + moments) + 2 * batch * outputs)
 
 
-# xpnet --------------------------------------------------------------------------------------------
-
-def _xpnet_step(device, optimizer, batch, fast, widths):
+def optimizer_for(optimizer: str, population: int | None = None):
+    """An xpnet optimizer with the benchmark's learning rate (one per model for a population)."""
     import xpnet as xn
-    from xpnet.nn.losses import get_loss
-    from xpnet.training.regularization import L2
-    from xpnet.training.step import train_step
+
+    rule = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}[optimizer]
+    lr = LR[optimizer]
+    return rule(lr=[lr * (1 + i / population) for i in range(population)] if population else lr)
+
+
+def mlp(widths, device: str, population: int | None = None, fast: bool | None = None):
+    """Dense + ReLU per hidden width, then a Dense output layer, float32."""
+    import xpnet as xn
 
     layers = [layer for width in widths[1:-1] for layer in (xn.Dense(width), xn.ReLU())]
-    model = xn.Sequential(layers + [xn.Dense(widths[-1])], input_dim=widths[0], device=device,
-                          dtype="float32", seed=0, fast=fast)
-    rule = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}[optimizer]
-    opt = rule(lr=LR[optimizer])
+    return xn.Sequential(layers + [xn.Dense(widths[-1])], input_dim=widths[0], device=device, dtype="float32",
+                         seed=list(range(population)) if population else 0, population=population, fast=fast)
+
+
+# xpnet's training step, as fit runs it ----------------------------------------------------------
+
+def _xpnet_step(device, optimizer, batch, widths, population, graphs, fast):
+    """The step ``fit`` takes for a mini-batch (replayed from a CUDA graph where graphs are on), here on
+    the same batch every time; returns ``(step, model, replays)``."""
+    from xpnet import graphs as cuda_graphs
+    from xpnet.nn.losses import get_loss
+    from xpnet.training.regularization import L2
+    from xpnet.training.step import EpochState, StepProgram
+
+    model = mlp(widths, device, population, fast)
+    opt = optimizer_for(optimizer, population)
     opt.init(model.param_buffer)
-    X, labels = synthetic_batch(batch)
     backend = model.backend
-    X_device = backend.asarray(X[:, :widths[0]])
-    Y_device = backend.asarray(np.eye(widths[-1], dtype=np.float32)[labels % widths[-1]])
-    loss, l2 = get_loss("softmax_cross_entropy"), L2(0.0, backend, model.lead)
+    X, labels = synthetic_batch(batch, widths[0], widths[-1])
+    X_device = backend.asarray(X)
+    Y_device = backend.asarray(np.eye(widths[-1], dtype=np.float32)[labels])
+    state = EpochState(model, opt, batch, STEPS, shuffle=False, penalty=False, correct=False)
+    program = StepProgram(model, state, X_device, Y_device, batch, 0, get_loss("softmax_cross_entropy"), opt,
+                          L2(0.0, backend, model.lead))
+    replays = cuda_graphs.Replays(model, cuda_graphs.capture_for(backend, cuda_graphs.graphs_enabled(graphs)))
+    state.start(0, None)
 
     def step():
-        train_step(model, X_device, Y_device, loss, opt, l2)
+        replays(program)
+        opt.t += 1
         backend.synchronize()
 
-    return step, backend
+    return step, model, replays
 
 
-def make_xpnet(device: str, optimizer: str, batch: int, fast: bool | None = None):
-    """xpnet's step; on the CPU, tracemalloc measures the peak of the arrays it allocates."""
-    warm_up, _ = _xpnet_step(device, optimizer, 4, fast, (4, 3, 2))
-    warm_up()  # compiles any fused kernels before memory is traced
-    tracing = device == "cpu"
-    if tracing:
+def make_xpnet(device: str, optimizer: str, batch: int, widths=WIDTHS, population: int | None = None,
+               graphs: bool | None = None, fast: bool | None = None):
+    """xpnet's step with its memory: on the CPU the peak of the arrays it allocates (tracemalloc); on a
+    GPU every byte its memory pools hold after three steps (model, workspace, recorded graphs)."""
+    if device == "cpu":
+        _xpnet_step(device, optimizer, 4, (4, 3, 2), population, graphs, fast)[0]()  # compile fused loops first
         tracemalloc.start()
-    step, backend = _xpnet_step(device, optimizer, batch, fast, WIDTHS)
-    if tracing:
+        step, model, replays = _xpnet_step(device, optimizer, batch, widths, population, graphs, fast)
         tracemalloc.reset_peak()  # the peak of training, with the model's buffers already counted
-    for _ in range(3):
-        step()
-    info = {"kernels": backend.kernels.name, "budget_bytes": memory_budget(batch, optimizer)}
-    if tracing:
-        info["peak_bytes"] = tracemalloc.get_traced_memory()[1]
+        for _ in range(3):
+            step()
+        peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-    elif backend.name == "cupy":
+    else:
+        with _fresh_memory_pool(device) as pools:
+            step, model, replays = _xpnet_step(device, optimizer, batch, widths, population, graphs, fast)
+            for _ in range(3):
+                step()
+        capture_pool = getattr(replays.capture, "pool", None)
+        peak = pools.used() + (capture_pool.total_bytes() if hasattr(capture_pool, "total_bytes") else 0)
+    kernels = model.kernels.name + ("+graphs" if replays.capture is not None else "")
+    return step, {"kernels": kernels, "budget_bytes": memory_budget(batch, optimizer, widths) * (population or 1),
+                  "peak_bytes": peak}
+
+
+@contextlib.contextmanager
+def _fresh_memory_pool(device: str):
+    """Allocations of the block come from a new memory pool: ``used()`` is what they hold afterwards
+    (freed blocks included, since a pool keeps them), not what earlier benchmarks left cached."""
+    if device.startswith("cuda"):
         import cupy
 
-        info["peak_bytes"] = cupy.get_default_memory_pool().total_bytes()
-    return step, info
+        pool = cupy.cuda.MemoryPool()
+        with cupy.cuda.using_allocator(pool.malloc):
+            yield type("Pool", (), {"used": staticmethod(pool.total_bytes)})
+    else:
+        yield type("Pool", (), {"used": staticmethod(lambda: 0)})
 
 
-# PyTorch eager -------------------------------------------------------------------------------------
+# One epoch of fit -----------------------------------------------------------------------------------
 
-def make_torch(device: str, optimizer: str, batch: int, fused: bool = False):
-    import torch
-
-    if device == "cpu":
-        torch.set_num_threads(cpu_threads())
-    torch.manual_seed(0)
-    layers = []
-    for fan_in, fan_out in zip(WIDTHS, WIDTHS[1:]):
-        layers += [torch.nn.Linear(fan_in, fan_out), torch.nn.ReLU()]
-    net = torch.nn.Sequential(*layers[:-1]).to(device)
-    options = {"fused": True} if fused else {}
-    params = net.parameters()
-    opt = {"sgd": lambda: torch.optim.SGD(params, lr=LR["sgd"], **options),
-           "momentum": lambda: torch.optim.SGD(params, lr=LR["momentum"], momentum=0.9, **options),
-           "rmsprop": lambda: torch.optim.RMSprop(params, lr=LR["rmsprop"], alpha=0.9, **options),
-           "adam": lambda: torch.optim.Adam(params, lr=LR["adam"], **options)}[optimizer]()
-    X, labels = synthetic_batch(batch)
-    X, labels = torch.from_numpy(X).to(device), torch.from_numpy(labels).to(device)
-    loss_fn = torch.nn.CrossEntropyLoss()
-    synchronize = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-
-    def step():
-        opt.zero_grad(set_to_none=True)
-        loss_fn(net(X), labels).backward()
-        opt.step()
-        synchronize()
-
-    for _ in range(3):
-        step()
-    return step, {"threads": torch.get_num_threads(), "fused": fused}
+def epoch_data(rows: int, seed: int = 1):
+    """``(X, labels)``: ``rows`` x 784 float32 features and labels of 10 classes."""
+    return synthetic_batch(rows, seed=seed)
 
 
-# scikit-learn ----------------------------------------------------------------------------------------
+def make_xpnet_fit(device: str, batch: int, rows: int, graphs: bool | None = None):
+    """One epoch of ``model.fit`` with Adam and shuffled mini-batches, the data already on the device."""
+    import xpnet as xn
 
-def make_sklearn(optimizer: str, batch: int, samples: int = 8192):
-    """One epoch of ``MLPClassifier.fit`` over ``samples`` examples in mini-batches of ``batch``; the
-    step time is the epoch's time divided by its number of updates (``steps_per_call``).
-    alpha=0: no L2 penalty, as for the others."""
-    import warnings
-
-    from sklearn.neural_network import MLPClassifier
-
-    solver = {"sgd": ("sgd", 0.0), "momentum": ("sgd", 0.9), "adam": ("adam", 0.0)}[optimizer]
-    steps = max(1, samples // batch)
-    X, labels = synthetic_batch(batch * steps)
-    model = MLPClassifier(hidden_layer_sizes=WIDTHS[1:-1], activation="relu", solver=solver[0],
-                          momentum=solver[1], nesterovs_momentum=False, alpha=0.0, batch_size=batch,
-                          learning_rate_init=LR[optimizer], shuffle=False, max_iter=1, random_state=0)
+    model = mlp(WIDTHS, device)
+    X, labels = epoch_data(rows)
+    X_device = model.backend.asarray(X)
+    model.fit(X_device, labels, loss="softmax_cross_entropy", optimizer=xn.Adam(LR["adam"]), batch_size=batch,
+              epochs=1, seed=0, graphs=graphs)  # records the graphs, compiles the kernels
 
     def epoch():
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            model.fit(X, labels)
+        model.fit(X_device, labels, batch_size=batch, epochs=1, graphs=graphs)
+        model.backend.synchronize()
 
-    epoch()
-    return epoch, {"steps_per_call": steps}
+    return epoch, {"kernels": model.kernels.name, "rows": rows}

@@ -204,3 +204,27 @@ def test_the_nvmath_products_equal_the_numpy_ones():
                              numpy_kernels.weight_grad(np, X, dZ), rtol=1e-12)
         support.assert_close(products.input_grad(dZ, W, out=np.empty(lead + (6, 4))),
                              numpy_kernels.input_grad(np, dZ, W), rtol=1e-12)
+
+
+def test_a_later_fit_with_the_same_settings_replays_the_recorded_steps(stand_in_gpu):
+    model = network()
+    optimizer = xn.Momentum(0.05)
+    model.fit(X, LABELS, loss="softmax_cross_entropy", optimizer=optimizer, batch_size=20, epochs=1, seed=0)
+    first = stand_in_gpu[-1]
+    model.fit(X[::-1].copy(), LABELS[::-1].copy(), batch_size=20, epochs=2)  # new data, same shape
+    assert len(stand_in_gpu) == 1 and first.recorded == 2 and first.replayed == 2 + 2 * 4
+    optimizer.set(beta=0.5)  # a setting a recorded step holds: recorded again
+    model.fit(X, LABELS, batch_size=20, epochs=1)
+    assert len(stand_in_gpu) == 2
+    model.fit(X, LABELS, batch_size=35, epochs=1)  # another batch size: recorded again
+    assert len(stand_in_gpu) == 3
+
+    eager = network()
+    eager_optimizer = xn.Momentum(0.05)
+    eager.fit(X, LABELS, loss="softmax_cross_entropy", optimizer=eager_optimizer, batch_size=20, epochs=1, seed=0,
+              graphs=False)
+    eager.fit(X[::-1].copy(), LABELS[::-1].copy(), batch_size=20, epochs=2, graphs=False)
+    eager_optimizer.set(beta=0.5)
+    eager.fit(X, LABELS, batch_size=20, epochs=1, graphs=False)
+    eager.fit(X, LABELS, batch_size=35, epochs=1, graphs=False)
+    assert_same(model, eager)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from xpnet.backend import to_numpy
+from xpnet.backend import namespace_name, to_numpy
 
 
 def as_host_array(values, name: str) -> np.ndarray:
@@ -46,6 +46,20 @@ def check_features(X, input_dim: int, name: str = "X") -> np.ndarray:
         raise ValueError(f"{name} has no examples (shape {host.shape})")
     _check_finite(host, name)
     return host
+
+
+def features_on_device(backend, X, input_dim: int, name: str = "X"):
+    """``X (m, input_dim)`` on the backend's device in its dtype, finite. An array already there is used
+    as it is, checked on the device (one read of one flag); anything else is checked on the host and
+    moved in one transfer."""
+    if namespace_name(X) != backend.name or X.dtype != backend.dtype:
+        return backend.asarray(check_features(X, input_dim, name))
+    if X.ndim != 2 or X.shape[1] != input_dim or X.shape[0] == 0:
+        check_features(np.empty(tuple(X.shape)), input_dim, name)  # the same errors as for host data
+    xp = backend.xp
+    if not bool(to_numpy(xp.all(xp.isfinite(X)))):
+        raise ValueError(f"{name} contains NaN or inf; clean or impute the data first")
+    return X
 
 
 def check_targets(y, m: int, loss_name: str, n_outputs: int, name: str = "y") -> np.ndarray:

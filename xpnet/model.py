@@ -101,6 +101,7 @@ class Sequential:
         self.workspace = Workspace(self.backend)
         self.kernels = self.backend.kernels
         self._evaluation: EvaluationPrograms | bool | None = None  # False: evaluate eagerly
+        self.training_programs = None  # what fit records and reuses (xpnet.training.step.TrainingPrograms)
 
     @contextlib.contextmanager
     def kernels_in_use(self, kernels):

@@ -213,3 +213,20 @@ def test_an_epoch_equals_a_loop_of_single_steps(cpu_where, make_optimizer):
     for name, value in stepped.get_weights().items():
         np.testing.assert_allclose(fitted.get_weights()[name], value, rtol=1e-12, atol=1e-14, err_msg=name)
     assert fitted.optimizer.t == optimizer.t == 15
+
+
+def test_features_already_on_the_device_are_used_in_place(cpu_where):
+    X, y = small_problem()
+    model = three_layer(cpu_where)
+    on_device = model.backend.asarray(X)
+    model.fit(on_device, y, loss="softmax_cross_entropy", epochs=1, seed=0)
+    reference = three_layer(cpu_where)
+    reference.fit(X, y, loss="softmax_cross_entropy", epochs=1, seed=0)
+    for name, value in reference.get_weights().items():
+        np.testing.assert_array_equal(model.get_weights()[name], value)
+    bad = np.array(X)
+    bad[3, 2] = np.nan
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        model.fit(model.backend.asarray(bad), y, epochs=1)
+    with pytest.raises(ValueError, match="X has 5 features per example, but the model expects input_dim=6"):
+        model.fit(model.backend.asarray(X[:, :5]), y, epochs=1)

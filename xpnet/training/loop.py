@@ -19,7 +19,7 @@ from xpnet.rng import make_random_source
 from xpnet.training import schedules
 from xpnet.training.optim import Adam, Optimizer
 from xpnet.training.regularization import L2
-from xpnet.training.step import EpochState, StepProgram
+from xpnet.training.step import TrainingPrograms
 
 
 class DivergenceError(FloatingPointError):
@@ -38,29 +38,24 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
     """Train ``model`` in place and return its History; the arguments are :meth:`Sequential.fit`'s."""
     loss = _resolve_loss(model, loss)
     epochs = checks.count(epochs, "epochs")
-    l2 = L2(l2, model.backend, model.lead)
-    host_X = data.check_features(X, model.input_dim)
-    m = host_X.shape[0]
+    l2_values = checks.non_negative(l2, "l2", model.lead)
+    X_device = data.features_on_device(model.backend, X, model.input_dim)
+    m = X_device.shape[0]
     host_Y = data.check_targets(y, m, loss.name, model.output_dim)
     batch = data.check_batch_size(batch_size, m)
     bounds = data.batch_bounds(m, batch)
     _check_batchnorm_batches(model, bounds)
     validation = _prepare_validation(model, validation_data, loss)
     optimizer = _resolve_optimizer(model, optimizer)
-    steps = cuda_graphs.Replays(model, capture_for(model, optimizer, graphs))
     model.loss = loss
-
-    backend = model.backend
-    X_device, Y_device = backend.asarray(host_X), backend.asarray(host_Y)
+    training = _training_programs(model, host_Y.shape, batch, bounds, shuffle, loss, optimizer, l2_values, graphs)
+    training.load(X_device, model.backend.asarray(host_Y))
     shuffler = _shuffler(model, seed) if shuffle else None
-    state = EpochState(model, optimizer, m, len(bounds), shuffle, l2.active, loss.has_accuracy)
-    programs = {rows: StepProgram(model, state, X_device, Y_device, rows, batch, loss, optimizer, l2)
-                for rows in {stop - start for start, stop in bounds}}
-    with steps.scope():
+    with training.replays.scope():
         for _ in range(epochs):
             started = time.perf_counter()
             order = shuffler.permutation(m) if shuffler is not None else None
-            record = _run_epoch(model, state, programs, steps, bounds, optimizer, order, loss, l2)
+            record = _run_epoch(model, training, bounds, optimizer, order, loss)
             if validation is not None:
                 scores = model.evaluate_on_device(*validation, loss)
                 record.update({f"val_{key}": value for key, value in scores.items()})
@@ -71,17 +66,32 @@ def fit(model, X, y, loss=None, optimizer=None, batch_size=32, epochs=1, validat
     return model.history
 
 
-def _run_epoch(model, state, programs, steps, bounds, optimizer, order, loss, l2) -> dict:
+def _training_programs(model, target_shape, batch, bounds, shuffle, loss, optimizer, l2_values, graphs):
+    """The model's :class:`~xpnet.training.step.TrainingPrograms` for these settings: the last ``fit``'s
+    when they are the same (its recorded graphs are replayed again), else new ones."""
+    key = (target_shape, batch, shuffle, loss.name, id(optimizer), optimizer.version, np.asarray(l2_values).tobytes(),
+           cuda_graphs.graphs_enabled(graphs))
+    if model.training_programs is None or model.training_programs.key != key:
+        replays = cuda_graphs.Replays(model, capture_for(model, optimizer, graphs))
+        sizes = {stop - start for start, stop in bounds}
+        model.training_programs = TrainingPrograms(model, key, target_shape[0], target_shape[1], sizes, batch,
+                                                   shuffle, loss, optimizer, L2(l2_values, model.backend, model.lead),
+                                                   replays)
+    return model.training_programs
+
+
+def _run_epoch(model, training, bounds, optimizer, order, loss) -> dict:
     """One pass over the data; returns the epoch's record. A single model that diverges is rolled
     back and raises; diverging models of a population are rolled back and frozen, the rest go on.
     Any other exception (Ctrl-C included) rolls the model back to the epoch's start and is re-raised."""
+    state, l2 = training.state, training.l2
     snapshot = _Snapshot(model, optimizer)
     lr = optimizer.learning_rate(model.epoch)
     try:
         state.start(model.epoch, order)
         for start, stop in bounds:
             state.prepare_step(model.epoch)
-            steps(programs[stop - start])
+            training.replays(training.programs[stop - start])
             optimizer.t += 1
         host = state.read(model.param_buffer.flat)
     except BaseException:

@@ -43,6 +43,7 @@ class Optimizer:
         self.t = 0
         self.state: dict[str, FlatBuffer] = {}
         self.bound: FlatBuffer | None = None
+        self.version = 0  # changes with every change of settings, so that recorded steps are made again
         self.hyper: dict = {}
 
     def init(self, params) -> None:
@@ -50,6 +51,7 @@ class Optimizer:
         self._check_counts(params.lead)
         self.state = {slot: params.zeros_like() for slot in self.slots}
         self.bound = params
+        self.version += 1
         self.t = 0
         self.frozen = np.zeros(params.lead, dtype=bool)
         self.hyper = {name: per_model_array(params.backend, getattr(self, name), params.lead)
@@ -73,6 +75,7 @@ class Optimizer:
         checked = type(self)(**{**self.get_config(), "lr": self.lr, **values})
         if self.bound is not None:
             checked._check_counts(self.bound.lead)
+        self.version += 1
         for name in values:
             setattr(self, name, getattr(checked, name))
             if name != "lr" and self.bound is not None:

@@ -130,9 +130,9 @@ class StepProgram:
 
     def __init__(self, model, state: EpochState, X, Y, rows: int, stride: int, loss, optimizer, l2):
         self.model, self.state, self.loss, self.optimizer, self.l2 = model, state, loss, optimizer, l2
-        self.X, self.Y, self.stride = X, Y, stride
-        self.X_batch = model.backend.empty((rows, X.shape[1]))
-        self.Y_batch = model.backend.empty((rows, Y.shape[1]))
+        self.X, self.Y, self.stride = X, Y, stride  # the data (set before running, when not given here)
+        self.X_batch = model.backend.empty((rows, model.input_dim))
+        self.Y_batch = model.backend.empty((rows, model.output_dim))
 
     def run(self) -> None:
         model, state = self.model, self.state
@@ -151,3 +151,31 @@ class StepProgram:
                                             out=model.workspace.get("loss", "correct", model.lead))
                 kernels.record_at(state.series["correct"], correct, state.it)
             kernels.increment(state.it)
+
+
+class TrainingPrograms:
+    """What ``fit`` builds to train a model, kept on the model and reused by a later ``fit`` with the
+    same ``key`` (data shape, batch size, loss, optimizer and its settings, L2, shuffling): the
+    :class:`EpochState`, one :class:`StepProgram` per batch size, and ``replays`` holding their recorded
+    graphs, so a later ``fit`` replays them without recording again. Recorded programs read the data
+    from buffers of their own (a graph reads fixed addresses), into which each ``fit`` copies its
+    data; programs run one kernel at a time read the caller's arrays in place, copying nothing."""
+
+    def __init__(self, model, key: tuple, rows: int, targets: int, sizes: set, batch: int, shuffle: bool, loss,
+                 optimizer, l2, replays):
+        self.key, self.l2, self.replays = key, l2, replays
+        self.buffers = None
+        if replays.capture is not None:
+            self.buffers = (model.backend.empty((rows, model.input_dim)), model.backend.empty((rows, targets)))
+        self.state = EpochState(model, optimizer, rows, -(-rows // batch), shuffle, l2.active, loss.has_accuracy)
+        self.programs = {size: StepProgram(model, self.state, None, None, size, batch, loss, optimizer, l2)
+                         for size in sizes}
+
+    def load(self, X, Y) -> None:
+        """This fit's data (device arrays ``(rows, features)``, ``(rows, targets)``) for the programs."""
+        if self.buffers is not None:
+            self.buffers[0][...] = X
+            self.buffers[1][...] = Y
+            X, Y = self.buffers
+        for program in self.programs.values():
+            program.X, program.Y = X, Y
