@@ -1,4 +1,4 @@
-"""Benchmark options: ``--profile quick`` (the CI smoke test) or ``full``; which devices exist."""
+"""Benchmark options: ``--profile quick`` (the CI smoke test) or ``full``; which devices exist; TF32."""
 from __future__ import annotations
 
 import importlib.util
@@ -6,9 +6,11 @@ import importlib.util
 import pytest
 
 PROFILES = {
-    "quick": {"batches": (32, 256), "optimizers": ("sgd", "adam"), "rounds": 5},
+    "quick": {"batches": (32, 256), "optimizers": ("sgd", "adam"), "rounds": 5, "fit_rows": 6_000,
+              "fit_batches": (128,), "populations": {"cpu": (1, 64), "cuda": (1, 64)}},
     "full": {"batches": (32, 64, 128, 256, 512, 1024, 2048, 4096),
-             "optimizers": ("sgd", "momentum", "rmsprop", "adam"), "rounds": 30},
+             "optimizers": ("sgd", "momentum", "rmsprop", "adam"), "rounds": 30, "fit_rows": 60_000,
+             "fit_batches": (128, 1024), "populations": {"cpu": (1, 64), "cuda": (1, 64, 1024, 4096)}},
 }
 
 
@@ -16,7 +18,7 @@ def pytest_addoption(parser):
     parser.addoption("--profile", choices=sorted(PROFILES), default="quick",
                      help="quick: two batch sizes and two optimizers; full: the whole grid")
     parser.addoption("--tf32", action="store_true",
-                     help="let float32 matrix products use TF32 on both xpnet (CuPy) and torch")
+                     help="let float32 matrix products use TF32 on every side (CuPy, nvmath, torch, JAX)")
 
 
 def cuda_available() -> bool:
@@ -33,20 +35,28 @@ def cuda_available() -> bool:
 def pytest_generate_tests(metafunc):
     profile = PROFILES[metafunc.config.getoption("--profile")]
     devices = ["cpu"] + (["cuda"] if cuda_available() else [])
-    grid = {"batch": profile["batches"], "optimizer": profile["optimizers"], "device": devices}
+    grid = {"batch": profile["batches"], "optimizer": profile["optimizers"], "device": devices,
+            "fit_batch": profile["fit_batches"]}
     for name, values in grid.items():
         if name in metafunc.fixturenames:
             metafunc.parametrize(name, values)
+    if "population" in metafunc.fixturenames:
+        metafunc.parametrize("population", sorted({p for sizes in profile["populations"].values() for p in sizes}))
 
 
 @pytest.fixture(scope="session")
-def rounds(request) -> int:
-    return PROFILES[request.config.getoption("--profile")]["rounds"]
+def profile(request) -> dict:
+    return PROFILES[request.config.getoption("--profile")]
+
+
+@pytest.fixture(scope="session")
+def rounds(profile) -> int:
+    return profile["rounds"]
 
 
 @pytest.fixture(scope="session", autouse=True)
 def tf32(request):
-    """TF32 set the same way for both sides (off unless --tf32), recorded in every result."""
+    """TF32 set the same way for every side (off unless --tf32), recorded in every result."""
     import os
 
     enabled = request.config.getoption("--tf32")

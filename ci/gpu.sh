@@ -14,7 +14,8 @@ if compgen -G ".whl/*.whl" > /dev/null; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$out/gpu.txt"
 tests_status=0  # a failing test still leaves the benchmarks to run; the script exits with it at the end
-python3 -m pytest tests -q -k "cupy or cuda" -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.txt" || tests_status=$?
+python3 -m pytest tests -q -k "cupy or cuda or graphs" -p no:cacheprovider 2>&1 | tee "$out/gpu-tests.txt" \
+    || tests_status=$?
 python3 -m pytest benchmarks -q -p no:cacheprovider --profile "${PROFILE:-full}" -k "${BENCH_FILTER:-cuda}" \
     --benchmark-json="$out/gpu-benchmarks.json" 2>&1 | tail -n 5
 python3 -m benchmarks.report "$out/gpu-benchmarks.json" | tee "$out/gpu-report.md"

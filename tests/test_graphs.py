@@ -228,3 +228,26 @@ def test_a_later_fit_with_the_same_settings_replays_the_recorded_steps(stand_in_
     eager.fit(X, LABELS, batch_size=20, epochs=1, graphs=False)
     eager.fit(X, LABELS, batch_size=35, epochs=1, graphs=False)
     assert_same(model, eager)
+
+
+# On a real GPU (ci/gpu.sh): the recorded step against the eager one. The products differ (cuBLASLt
+# through nvmath when recorded, cuBLAS when eager), so these compare to a tolerance.
+
+GPU_BACKENDS = [pytest.param({"backend": "cupy", "device": "cuda"}, marks=support.needs_cupy_gpu, id="cupy"),
+                pytest.param({"backend": "torch", "device": "cuda"}, id="torch-cuda",
+                             marks=pytest.mark.skipif(not support.HAS_TORCH_GPU, reason="needs torch with CUDA"))]
+
+
+@pytest.mark.parametrize("where", GPU_BACKENDS)
+@pytest.mark.parametrize("name", ["nesterov", "adam", "momentum-cosine-steps"])
+def test_on_a_gpu_recorded_training_matches_eager(where, name):
+    models = []
+    for graphs_on in (True, False):
+        model = xn.Sequential([xn.Dense(12), xn.ReLU(), xn.Dense(10), xn.BatchNorm(), xn.Tanh(), xn.Dropout(0.2),
+                               xn.Dense(3)], input_dim=5, dtype="float64", seed=1, **where)
+        model.fit(X, LABELS, loss="softmax_cross_entropy", optimizer=OPTIMIZERS[name](), batch_size=20, epochs=3,
+                  l2=0.01, seed=0, graphs=graphs_on, validation_data=(X[:30], LABELS[:30]))
+        models.append(model)
+    for key, value in models[1].get_weights().items():
+        np.testing.assert_allclose(models[0].get_weights()[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+    np.testing.assert_allclose(models[0].history["val_loss"], models[1].history["val_loss"], rtol=1e-9)
