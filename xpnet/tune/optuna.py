@@ -115,7 +115,9 @@ def optimize(study, space: dict, problem, n_trials: int, population_size: int = 
     found: list = []
     while len(found) < n_trials:
         _fail_dead_trials(study)
-        asked = [study.ask() for _ in range(min(population_size, n_trials - len(found)))]
+        with warnings.catch_warnings():  # heartbeats are sent by _heartbeats below, not by Study.optimize
+            warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+            asked = [study.ask() for _ in range(min(population_size, n_trials - len(found)))]
         sampled = [suggest(trial, space) for trial in asked]
         configs = [trials.complete(params, base) for params in sampled]
         options = {**run_options, "pruner": OptunaPruner(asked)} if prune else run_options
@@ -198,11 +200,13 @@ class OptunaPruner(pruning.Pruner):
 
 
 def work(storage_url: str, study_name: str, space: dict, problem, n_trials: int, population_size: int = 8,
-         base: dict | None = None, sampler_seed: int | None = None, pruner=None) -> list:
+         base: dict | None = None, sampler_seed: int | None = None, pruner=None,
+         heartbeat_interval: int | None = HEARTBEAT_INTERVAL, grace_period: int | None = GRACE_PERIOD) -> list:
     """One worker's share of a shared study (a process or machine entry point); returns the numbers
-    of the trials it ran. ``pruner`` (an Optuna pruner) turns on pruning."""
+    of the trials it ran. ``pruner`` (an Optuna pruner) turns on pruning; ``heartbeat_interval`` and
+    ``grace_period`` are the :func:`storage`'s."""
     optuna = _optuna()
     sampler = optuna.samplers.TPESampler(seed=sampler_seed) if sampler_seed is not None else None
-    study = create_study(storage_url, study_name, sampler, pruner)
+    study = create_study(storage(storage_url, heartbeat_interval, grace_period), study_name, sampler, pruner)
     results = optimize(study, space, problem, n_trials, population_size, base, prune=pruner is not None)
     return [result.number for result in results]
