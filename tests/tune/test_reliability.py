@@ -184,3 +184,17 @@ def test_a_dead_workers_trials_are_failed_and_run_again(tmp_path):
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in retried.values())
     originals = {t.number: t.params for t in trials_}
     assert all(t.params == originals[number] for number, t in retried.items())
+
+
+def test_optuna_is_told_a_raising_trial_failed_with_its_error(tmp_path):
+    optuna = pytest.importorskip("optuna")
+    from xpnet.tune import optuna as bridge
+
+    study = bridge.create_study(f"sqlite:///{tmp_path / 'raising.db'}", "raising")
+    broken = {"epochs": 2, "units": 4, "batchnorm": True, "batch_size": len(X_train) - 1}
+    results = bridge.optimize(study, SPACE, PROBLEM, n_trials=2, population_size=2, base=broken)
+    bridge.optimize(study, SPACE, PROBLEM, n_trials=2, population_size=2, base={"epochs": 2, "units": 4})
+    assert [r.state for r in results] == ["failed", "failed"]
+    states = [t.state for t in study.trials]
+    assert states == [optuna.trial.TrialState.FAIL] * 2 + [optuna.trial.TrialState.COMPLETE] * 2
+    assert "BatchNorm" in study.trials[0].user_attrs["error"]

@@ -75,7 +75,7 @@ def _with_retries(action, what: str):
     raise AssertionError("unreachable")
 
 
-def storage(url: str = DEFAULT_STORAGE, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
+def open_storage(url: str = DEFAULT_STORAGE, heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
             grace_period: int | None = GRACE_PERIOD, max_retry: int = MAX_RETRY):
     """An Optuna RDB storage for ``url`` with heartbeats: a trial silent for ``grace_period`` seconds
     is failed and run again, up to ``max_retry`` times (``heartbeat_interval=None``: no heartbeats)."""
@@ -93,11 +93,11 @@ def storage(url: str = DEFAULT_STORAGE, heartbeat_interval: int | None = HEARTBE
         return _with_retries(lambda: optuna.storages.RDBStorage(url, **options), f"open the storage {url}")
 
 
-def create_study(storage_or_url=DEFAULT_STORAGE, study_name: str = "xpnet", sampler=None, pruner=None):
-    """Create, or join if it exists, a study minimizing the validation loss; a URL gets a
-    :func:`storage` with heartbeats."""
+def create_study(storage=DEFAULT_STORAGE, study_name: str = "xpnet", sampler=None, pruner=None):
+    """Create, or join if it exists, a study minimizing the validation loss in ``storage`` (a URL, which
+    gets an :func:`open_storage` with heartbeats, or an Optuna storage)."""
     optuna = _optuna()
-    backing = storage(storage_or_url) if isinstance(storage_or_url, str) else storage_or_url
+    backing = open_storage(storage) if isinstance(storage, str) else storage
     return _with_retries(lambda: optuna.create_study(storage=backing, study_name=study_name, direction="minimize",
                                                      sampler=sampler, pruner=pruner, load_if_exists=True),
                          f"create or load the study {study_name!r}")
@@ -199,14 +199,14 @@ class OptunaPruner(pruning.Pruner):
         return stop
 
 
-def work(storage_url: str, study_name: str, space: dict, problem, n_trials: int, population_size: int = 8,
+def work(storage: str, study_name: str, space: dict, problem, n_trials: int, population_size: int = 8,
          base: dict | None = None, sampler_seed: int | None = None, pruner=None,
          heartbeat_interval: int | None = HEARTBEAT_INTERVAL, grace_period: int | None = GRACE_PERIOD) -> list:
     """One worker's share of a shared study (a process or machine entry point); returns the numbers
     of the trials it ran. ``pruner`` (an Optuna pruner) turns on pruning; ``heartbeat_interval`` and
-    ``grace_period`` are the :func:`storage`'s."""
+    ``grace_period`` are :func:`open_storage`'s."""
     optuna = _optuna()
     sampler = optuna.samplers.TPESampler(seed=sampler_seed) if sampler_seed is not None else None
-    study = create_study(storage(storage_url, heartbeat_interval, grace_period), study_name, sampler, pruner)
+    study = create_study(open_storage(storage, heartbeat_interval, grace_period), study_name, sampler, pruner)
     results = optimize(study, space, problem, n_trials, population_size, base, prune=pruner is not None)
     return [result.number for result in results]
