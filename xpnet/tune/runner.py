@@ -55,7 +55,8 @@ def run(problem: Problem, configs: list, mode: str = "population", workers: int 
     only in hidden widths share a population padded to the widest of them: all of them
     (``"widest"``), those within a factor of two (``"buckets"``: widths 33..64 together, 65..128, ...),
     or none (``"none"``). ``pruner`` (e.g. :class:`~xpnet.tune.pruning.SuccessiveHalving`) stops
-    members of a population early. ``threads`` caps the BLAS threads (None: as they are; one per
+    members of a population early (in ``"processes"`` mode each population then goes whole to one
+    worker, so the same members are pruned as in one process). ``threads`` caps the BLAS threads (None: as they are; one per
     worker process). A configuration whose training raises is recorded as failed, with its error.
     """
     if mode not in MODES:
@@ -176,8 +177,9 @@ def _run_in_processes(problem, groups, workers, devices, pruner, threads):
         raise ImportError("mode='processes' needs joblib: pip install 'xpnet[tune]'") from error
     workers = workers or os.cpu_count() or 1
     devices = devices or [problem.device]
+    pieces = groups if pruner is not None else _balanced(groups, workers)  # a pruner ranks whole groups
     tasks = [(dataclasses.replace(problem, device=devices[i % len(devices)]), group)
-             for i, group in enumerate(_balanced(groups, workers))]
+             for i, group in enumerate(pieces)]
     chunks = joblib.Parallel(n_jobs=min(workers, len(tasks)), backend="loky")(
         joblib.delayed(_train_chunk)(task_problem, group, pruner, threads or 1) for task_problem, group in tasks)
     return [result for chunk in chunks for result in chunk]
