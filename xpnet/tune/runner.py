@@ -56,8 +56,9 @@ def run(problem: Problem, configs: list, mode: str = "population", workers: int 
     (``"widest"``), those within a factor of two (``"buckets"``: widths 33..64 together, 65..128, ...),
     or none (``"none"``). ``pruner`` (e.g. :class:`~xpnet.tune.pruning.SuccessiveHalving`) stops
     members of a population early (in ``"processes"`` mode each population then goes whole to one
-    worker, so the same members are pruned as in one process). ``threads`` caps the BLAS threads (None: as they are; one per
-    worker process). A configuration whose training raises is recorded as failed, with its error.
+    worker, so the same members are pruned as in one process). ``threads`` caps the BLAS threads
+    (None: as they are; one per worker process). A configuration whose training raises is recorded
+    as failed, with its error.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -103,14 +104,13 @@ def train_group(problem: Problem, group: list, pruner: pruning.Pruner | None = N
 def _train_together(problem: Problem, group: list, pruner: pruning.Pruner | None) -> list:
     """Train up to each pruning checkpoint, record the members that diverged or were pruned (their
     weights stay where they stopped), go on with the others as a smaller population."""
-    numbers = [number for number, _ in group]
     configs = [config for _, config in group]
     epochs = int(configs[0]["epochs"])
     model = populations.build_population(configs, problem.input_dim, problem.output_dim, problem.device,
                                          problem.dtype, problem.backend)
     model.optimizer = trials.build_optimizer(configs)
     running = list(range(len(group)))  # the group position of each of the model's rows
-    finished: dict = {}  # group position -> (state, trained model or (population, row))
+    finished: dict[int, tuple] = {}  # group position -> (state, trained model or (population, row))
     seconds = np.zeros(len(group))
     seed: int | None = problem.shuffle_seed
     checkpoints = pruner.checkpoints(epochs) if pruner is not None else []
@@ -120,11 +120,8 @@ def _train_together(problem: Problem, group: list, pruner: pruning.Pruner | None
         seed = None  # later segments go on with the same shuffle stream
         seconds[running] += (time.perf_counter() - started) / len(running)
         states = {int(row): "diverged" for row in np.flatnonzero(diverged)}
-        if pruner is not None and stop < epochs and len(states) < len(running):
-            rows = np.flatnonzero(~diverged)
-            losses = np.reshape(model.history["val_loss"][-1], -1).astype(float)[rows]
-            stopped = pruner.prune([numbers[running[row]] for row in rows], losses, model.epoch)
-            states.update({int(row): "pruned" for row in rows[stopped]})
+        if pruner is not None and stop < epochs:
+            states.update(_pruned(model, pruner, [group[position][0] for position in running], diverged))
         finished.update({running[row]: (state, _trained(model, row)) for row, state in states.items()})
         kept = [row for row in range(len(running)) if row not in states]
         if not kept or stop == epochs:
@@ -134,12 +131,25 @@ def _train_together(problem: Problem, group: list, pruner: pruning.Pruner | None
             running = [running[row] for row in kept]
     for row, position in enumerate(running):
         finished.setdefault(position, ("complete", _trained(model, row)))
-    results = []
-    for position, (number, config) in enumerate(group):
-        state, trained = finished[position]
-        history = trained[0].history.member(trained[1]) if isinstance(trained, tuple) else trained.history
-        results.append(trials.summarize(number, config, history, float(seconds[position]), state, trained))
-    return results
+    return [_summary(number, config, finished[position], float(seconds[position]))
+            for position, (number, config) in enumerate(group)]
+
+
+def _pruned(model, pruner: pruning.Pruner, numbers: list, diverged: np.ndarray) -> dict:
+    """row -> "pruned" for the rows (among those that have not diverged) the pruner stops now."""
+    rows = np.flatnonzero(~diverged)
+    if not rows.size:
+        return {}
+    losses = np.reshape(model.history["val_loss"][-1], -1).astype(float)[rows]
+    stopped = pruner.prune([numbers[row] for row in rows], losses, model.epoch)
+    return {int(row): "pruned" for row in rows[stopped]}
+
+
+def _summary(number, config, outcome: tuple, seconds: float):
+    """The TrialResult of a trial that ended as ``outcome = (state, trained)``."""
+    state, trained = outcome
+    history = trained[0].history.member(trained[1]) if isinstance(trained, tuple) else trained.history
+    return trials.summarize(number, config, history, seconds, state, trained)
 
 
 def _fit(model, problem: Problem, configs: list, running: list, epochs: int, seed) -> np.ndarray:
