@@ -17,6 +17,7 @@ from xpnet.nn import fusion
 from xpnet.nn.layers import BatchNorm, Dense, Dropout, Layer
 from xpnet.nn.losses import Loss, get_loss
 from xpnet.params import FlatBuffer, Layout, Workspace
+from xpnet.threads import limit as threads_limit
 from xpnet.training import loop
 from xpnet.training.history import History
 from xpnet.training.optim import Optimizer
@@ -40,6 +41,9 @@ class Sequential:
     one per model) multiplies each model's initial weights. The dropout and shuffle streams of a
     population follow its first seed.
 
+    ``loss`` (a name or a :class:`~xpnet.nn.losses.Loss`) lets a model that was never fitted predict
+    and evaluate; ``fit(..., loss=...)`` sets or replaces it.
+
     Training passes write into the model's ``workspace``; every evaluation pass (``predict``,
     ``evaluate``) works in buffers of its own, so predicting from another thread while ``fit`` runs
     leaves the training step alone (it sees the weights as they are at that moment).
@@ -47,7 +51,7 @@ class Sequential:
 
     def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
                  seed: int | None = 0, backend: str | None = None, fast: bool | None = None,
-                 population: int | None = None, init_scale=1.0):
+                 population: int | None = None, init_scale=1.0, loss=None):
         self.layers = _check_layers(layers)
         self.input_dim = checks.positive_int(input_dim, "input_dim")
         self.lead = checks.population(population)
@@ -67,7 +71,7 @@ class Sequential:
         stacked = {name: np.stack([values[name] for values in initial]).reshape(
             self.lead + initial[0][name].shape) for name in initial[0]}
         self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
-        self.loss: Loss | None = None
+        self.loss: Loss | None = get_loss(loss) if loss is not None else None
         self.optimizer: Optimizer | None = None
         self.history = History()
         self.epoch = 0
@@ -322,7 +326,7 @@ class Sequential:
 
     def fit(self, X, y, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
             validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
-            verbose: bool = False, graphs: bool | None = None) -> History:
+            verbose: bool = False, graphs: bool | None = None, threads: int | None = None) -> History:
         """Train with mini-batch gradient descent, in place; returns the model's :class:`History`.
 
         ``X`` is ``(m, input_dim)``; ``y`` as the loss expects: 0/1 values for
@@ -336,14 +340,16 @@ class Sequential:
         Dense weights to the cost (one value per model for a population). ``verbose`` prints one
         line per epoch. ``graphs``: on a CUDA GPU each batch size's step is recorded once as a CUDA
         graph and replayed (the default, None: where possible; False, or ``XPNET_GRAPHS=0``: one kernel
-        at a time; True: required) — the same numbers either way (see :mod:`xpnet.training.graphs`).
+        at a time; True: required) — the same numbers either way (see :mod:`xpnet.graphs`).
+        ``threads`` caps the BLAS threads for this call (None: as they are; see
+        :func:`xpnet.threads.limit`).
 
         Another call continues from where the last stopped: same optimizer state, epoch count and
         History. When the cost becomes NaN or inf the model is rolled back to the start of that epoch
         and :class:`~xpnet.DivergenceError` is raised (a population freezes the diverged models and
         goes on); any other exception, Ctrl-C included, also rolls back the unfinished epoch.
         """
-        with self.backend.activate():
+        with self.backend.activate(), threads_limit(threads):
             return loop.fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
                             validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
                             verbose=verbose, graphs=graphs)

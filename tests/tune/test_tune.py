@@ -110,8 +110,8 @@ def test_coarse_to_fine_zooms_in_and_improves(moons):
     assert len(results) == 36 and len(results.spaces) == 3
     first, last = results.spaces[0]["lr"], results.spaces[-1]["lr"]
     assert math.log10(last.high / last.low) < 0.6 * math.log10(first.high / first.low)
-    best_first = min(t.best_val_loss for t in results if t.params["round"] == 0)
-    assert results.best.best_val_loss < best_first
+    best_first = min(t.val_loss for t in results if t.params["round"] == 0)
+    assert results.best.val_loss < best_first
     assert results.best.params["round"] > 0
 
 

@@ -2,6 +2,7 @@
 import concurrent.futures
 import multiprocessing
 
+import numpy as np
 import pytest
 
 import xpnet as xn
@@ -20,13 +21,15 @@ def problem():
                         dtype="float64")
 
 
-def test_worker_processes_match_one_process(problem):
+@pytest.mark.parametrize("pruner", [None, tune.SuccessiveHalving(epochs=(1,), keep=0.5)], ids=["all", "halving"])
+def test_worker_processes_match_one_process(problem, pruner):
     configs = [trials.complete(params, BASE) for params in tune.sample(SPACE, 8, seed=2)]
-    here = tune.run(problem, configs, mode="population")
-    spread = tune.run(problem, configs, mode="processes", workers=2)
+    here = tune.run(problem, configs, mode="population", pruner=pruner)
+    spread = tune.run(problem, configs, mode="processes", workers=2, pruner=pruner)
     assert [r.number for r in spread] == [r.number for r in here]
     for a, b in zip(spread, here):
-        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-9)
+        assert a.val_loss == pytest.approx(b.val_loss, rel=1e-9) and a.state == b.state
+        np.testing.assert_allclose(a.model().predict(problem.X_val), b.model().predict(problem.X_val), rtol=1e-9)
 
 
 def test_two_processes_share_one_optuna_study(tmp_path, problem):

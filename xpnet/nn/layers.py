@@ -339,7 +339,38 @@ class BatchNorm(Layer):
         return {"eps": self.eps, "momentum": self.momentum}
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, BatchNorm)}
+class UnitMask(Layer):
+    """``A * mask`` forward and ``dA * mask`` backward, with ``mask[i, j] = 1`` for the first
+    ``units[i]`` units of member ``i`` and 0 for its padding (shape ``(P, 1, width)``): a population whose
+    members have hidden layers of different widths, padded to the widest, keeps each member's padding
+    at zero (see :mod:`xpnet.tune.populations`)."""
+
+    def __init__(self, units):
+        self.units = [int(count) for count in units]
+
+    def build(self, input_dim, lead=()):
+        super().build(input_dim, lead)
+        if lead != (len(self.units),) or max(self.units) > input_dim or min(self.units) < 1:
+            raise ValueError(f"UnitMask(units={self.units}) needs one width in 1..{input_dim} per model of a "
+                             f"population; got a population of {lead[0] if lead else None}")
+        return input_dim
+
+    def bind(self, model, backend, params, grads, state):
+        super().bind(model, backend, params, grads, state)
+        own = np.arange(self.input_dim) < np.reshape(self.units, (-1, 1))
+        self.mask = backend.asarray(own.reshape(self.lead + (1, self.input_dim)))
+
+    def forward(self, A, workspace, training):
+        return self.kernels.dropout(A, self.mask, out=workspace.get(self, "out", A.shape))
+
+    def backward(self, dA, workspace, need_dX=True):
+        return self.kernels.dropout(dA, self.mask, out=workspace.get(self, "dA", dA.shape))
+
+    def get_config(self):
+        return {"units": self.units}
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, Dropout, BatchNorm, UnitMask)}
 
 
 def layer_from_config(class_name: str, config: dict) -> Layer:

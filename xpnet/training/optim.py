@@ -45,9 +45,11 @@ class Optimizer:
         self.bound: FlatBuffer | None = None
         self.version = 0  # changes with every change of settings, so that recorded steps are made again
         self.hyper: dict = {}
+        self.pending_state: dict | None = None  # a state_dict to restore when next bound
 
     def init(self, params) -> None:
-        """Create zeroed state buffers with the layout of ``params`` (a FlatBuffer)."""
+        """Create the state buffers with the layout of ``params`` (a FlatBuffer): zeros, or the
+        ``pending_state`` left by :meth:`load_state_dict` or by unpickling."""
         self._check_counts(params.lead)
         self.state = {slot: params.zeros_like() for slot in self.slots}
         self.bound = params
@@ -56,6 +58,22 @@ class Optimizer:
         self.frozen = np.zeros(params.lead, dtype=bool)
         self.hyper = {name: per_model_array(params.backend, getattr(self, name), params.lead)
                       for name in self.hyperparameter_names}
+        pending, self.pending_state = self.pending_state, None
+        if pending is not None:
+            self._restore(pending, params)
+
+    def _restore(self, state: dict, params) -> None:
+        expected = tuple(params.flat.shape)
+        for slot in self.slots:
+            if slot in state and tuple(np.shape(state[slot])) != expected:
+                raise ValueError(f"{type(self).__name__} state {slot!r} has shape {np.shape(state[slot])}, but "
+                                 f"the parameters have {expected}: bind it to the model it was trained with")
+        self.t = int(state["t"])
+        for slot in self.slots:
+            if slot in state:
+                self.state[slot].flat[...] = params.backend.asarray(state[slot])
+        if "frozen" in state:
+            self.frozen = np.array(np.broadcast_to(np.asarray(state["frozen"], dtype=bool), params.lead))
 
     def _check_counts(self, lead: tuple) -> None:
         """Every per-model hyperparameter has one value per model of ``lead``."""
@@ -112,19 +130,28 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """The step count and each state buffer as a NumPy array (for checkpoints)."""
+        """The step count, each state buffer as a NumPy array and (once bound) which models of a
+        population are frozen, for checkpoints; an unbound copy returns the state it will restore."""
+        if self.pending_state is not None:
+            return dict(self.pending_state)
         result: dict = {"t": self.t}
         for slot, buffer in self.state.items():
             result[slot] = to_numpy(buffer.flat)
+        if self.bound is not None:
+            result["frozen"] = self.frozen.copy()
         return result
 
     def load_state_dict(self, state: dict, params) -> None:
         """Restore what :meth:`state_dict` returned, on the device of ``params``."""
+        self.pending_state = dict(state)
         self.init(params)
-        self.t = int(state["t"])
-        for slot in self.slots:
-            if slot in state:
-                self.state[slot].flat[...] = params.backend.asarray(state[slot])
+
+    def __reduce__(self):
+        """Pickle and deepcopy through what :func:`xpnet.save` keeps (class, config, ``t``, the
+        state buffers as NumPy arrays): no backend object travels. The copy is bound to no model; its
+        state comes back when it is next bound (``fit(..., optimizer=copy)``), on that model's device
+        and backend."""
+        return optimizer_from_state, (type(self).__name__, self.get_config(), self.state_dict())
 
     def get_config(self) -> dict:
         config = {name: getattr(self, name) for name in self.hyperparameter_names}
@@ -243,3 +270,11 @@ def optimizer_from_config(class_name: str, config: dict) -> Optimizer:
     config = dict(config)
     config["lr"] = schedules.from_config(config["lr"])
     return OPTIMIZERS[class_name](**config)
+
+
+def optimizer_from_state(class_name: str, config: dict, state: dict) -> Optimizer:
+    """An unbound optimizer that restores ``state`` (a :meth:`Optimizer.state_dict`) when bound."""
+    optimizer = optimizer_from_config(class_name, config)
+    optimizer.pending_state = dict(state)
+    optimizer.t = int(state["t"])
+    return optimizer

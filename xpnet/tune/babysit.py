@@ -4,6 +4,7 @@ exactly where it stopped; checkpoint the whole state to disk and resume it later
 from __future__ import annotations
 
 from xpnet.io import load, save
+from xpnet.nn.losses import get_loss
 
 
 class Babysitter:
@@ -18,9 +19,9 @@ class Babysitter:
     def __init__(self, model, X, y, loss, optimizer, batch_size: int | None = 32, validation_data=None,
                  l2: float = 0.0, seed: int | None = 0):
         self.model, self.X, self.y, self.validation_data = model, X, y, validation_data
-        self.settings = {"loss": loss, "batch_size": batch_size, "l2": l2}
+        self.settings = {"loss": get_loss(loss).name, "batch_size": batch_size, "l2": l2}
         self.optimizer = optimizer
-        self.seed = seed
+        self.seed = seed  # the shuffle seed of the next train(); None once training has begun
 
     def train(self, epochs: int = 1, verbose: bool = True) -> dict:
         """Train ``epochs`` more epochs; returns the last epoch's metrics."""
@@ -38,14 +39,20 @@ class Babysitter:
             self.optimizer.set(**changes)
 
     def save(self, path) -> None:
-        """Checkpoint weights, optimizer state, epoch, random state, history and these settings."""
-        save(self.model, path, metadata={"babysitter": self.settings})
+        """Checkpoint weights, optimizer (state and settings), epoch, random state, history, these
+        settings and the shuffle seed still to come, at any point, before the first train() too."""
+        if self.model.optimizer is None:
+            self.model.optimizer = self.optimizer  # not yet bound to the model: saved as configured
+        save(self.model, path, metadata={**self.model.metadata,
+                                         "babysitter": {**self.settings, "seed": self.seed}})
 
     @classmethod
     def resume(cls, path, X, y, validation_data=None) -> Babysitter:
         """Continue a checkpointed run with the same data."""
         model = load(path)
-        settings = model.metadata["babysitter"]
-        sitter = cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"],
-                     validation_data, settings["l2"], seed=None)
-        return sitter
+        settings = model.metadata.get("babysitter")
+        if not isinstance(settings, dict) or model.optimizer is None:
+            raise ValueError(f"{path!s} is a model file, not a Babysitter checkpoint (saved with "
+                             "Babysitter.save); load it with xn.load, or start a Babysitter around it")
+        return cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"], validation_data,
+                   settings["l2"], seed=settings["seed"])

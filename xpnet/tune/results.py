@@ -8,13 +8,20 @@ import math
 import os
 import tempfile
 
+from xpnet.tune.trials import STATES
+
 
 class Results:
-    """Trial results (:class:`~xpnet.tune.trials.TrialResult`), best first by ``best_val_loss``."""
+    """Trial results (:class:`~xpnet.tune.trials.TrialResult`), best first: completed trials by the
+    validation loss of the weights they kept (``val_loss``), then pruned, diverged and failed ones.
 
-    def __init__(self, trials: list, spaces: list | None = None):
+    ``refitted`` is the best configuration trained again on training and validation data, when the
+    search was asked to (``refit=True``)."""
+
+    def __init__(self, trials: list, spaces: list | None = None, refitted=None):
         self.trials = sorted(trials, key=_sort_key)
         self.spaces = spaces or []
+        self.refitted = refitted
 
     def __len__(self):
         return len(self.trials)
@@ -28,6 +35,15 @@ class Results:
     @property
     def best(self):
         return self.trials[0]
+
+    def best_model(self):
+        """The winner as a trained :class:`~xpnet.Sequential`: the refitted model if the search refit
+        it, else the best trial's model as its training left it."""
+        if self.refitted is not None:
+            return self.refitted
+        if not self.trials:
+            raise ValueError("best_model: these results hold no trials")
+        return self.best.model()
 
     def rows(self) -> list:
         return [trial.row() for trial in self.trials]
@@ -73,8 +89,8 @@ class Results:
 
 
 def _sort_key(trial):
-    loss = trial.best_val_loss
-    return (math.isnan(loss), loss, trial.number)
+    loss = trial.val_loss
+    return (STATES.index(trial.state), math.isnan(loss), loss, trial.number)
 
 
 def _format(value) -> str:

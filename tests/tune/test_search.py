@@ -1,0 +1,64 @@
+"""What a search returns: trials ranked by the weights they kept, the winner as a model, a refit."""
+import math
+
+import numpy as np
+import pytest
+
+import xpnet as xn
+from xpnet import tune
+from xpnet.training.history import History
+
+X_train, y_train, X_val, y_val = xn.datasets.moons(n_samples=200, noise=0.3, seed=4)
+PROBLEM = tune.Problem(X_train, y_train, X_val, y_val, "binary_cross_entropy", 1, dtype="float64")
+SPACE = {"lr": tune.LogUniform(1e-3, 0.3), "units": tune.Choice([4, 8])}
+
+
+def finished(number, val_losses, state="complete"):
+    history = History()
+    for loss in val_losses:
+        history.append_epoch({"loss": loss, "val_loss": loss, "val_accuracy": 1 - loss}, [loss])
+    result = tune.trials.summarize(number, {}, history, 0.1, state)
+    return result
+
+
+def test_trials_rank_by_the_weights_they_kept_and_completed_ones_first():
+    overfit = finished(0, [0.5, 0.01, 1.367])  # its best epoch's weights are gone
+    steady = finished(1, [0.5, 0.3, 0.2])
+    pruned = finished(2, [0.05], "pruned")
+    diverged = finished(3, [0.04, math.nan], "diverged")
+    results = tune.Results([overfit, diverged, pruned, steady])
+    assert [trial.number for trial in results] == [1, 0, 2, 3]
+    assert overfit.val_loss == 1.367 and overfit.best_val_loss == 0.01 and overfit.val_accuracy == 1 - 1.367
+    assert diverged.val_loss == 0.04 and diverged.epochs == 1
+    assert [trial.state for trial in results] == ["complete", "complete", "pruned", "diverged"]
+    with pytest.raises(ValueError, match="trial 1 kept no model"):
+        results.best_model()
+
+
+def test_the_best_model_is_the_trained_winner_and_refit_trains_it_on_all_the_data():
+    base = {"epochs": 3, "batch_size": 32}
+    results = tune.random_search(SPACE, PROBLEM, n_trials=6, base=base, seed=3)
+    winner = results.best_model()
+    assert winner.evaluate(X_val, y_val)["loss"] == pytest.approx(results.best.val_loss, rel=1e-12)
+    assert winner.history.epochs == 3 and winner.optimizer.lr == results.best.params["lr"]
+    refitted = tune.random_search(SPACE, PROBLEM, n_trials=6, base=base, seed=3, refit=True)
+    assert refitted.best.number == results.best.number
+    model = refitted.best_model()
+    assert model is refitted.refitted and model.history["val_loss"] == [None] * 3
+    again = tune.build_model(results.best.config, 2, 1, loss="binary_cross_entropy", dtype="float64")
+    again.fit(np.concatenate([X_train, X_val]), np.concatenate([y_train, y_val]), seed=0,
+              **tune.fit_options(results.best.config))
+    np.testing.assert_array_equal(model.predict(X_val), again.predict(X_val))
+
+
+def test_refit_without_a_completed_trial_is_refused():
+    with pytest.raises(ValueError, match="no trial completed"):
+        tune.random_search({"lr": tune.LogUniform(1e200, 1e201)}, PROBLEM, n_trials=2,
+                           base={"epochs": 2, "optimizer": "sgd"}, refit=True)
+
+
+def test_search_options_are_checked():
+    with pytest.raises(ValueError, match="pad must be one of"):
+        tune.random_search(SPACE, PROBLEM, n_trials=2, pad="some")
+    with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
+        tune.random_search(SPACE, PROBLEM, n_trials=2, threads=0)
