@@ -20,6 +20,7 @@ copy overlapping the work on the current one on CUDA.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
@@ -72,12 +73,6 @@ def is_out_of_memory(X) -> bool:
     if isinstance(X, (np.ndarray, list, tuple)) or namespace_name(X) is not None:
         return False
     return all(hasattr(X, name) for name in ("shape", "dtype", "__getitem__"))
-
-
-def is_array(X) -> bool:
-    """Data given as an array (in memory or not), as opposed to a stream of chunks."""
-    return (isinstance(X, (np.ndarray, list, tuple)) or namespace_name(X) is not None or is_out_of_memory(X)
-            or hasattr(X, "__array__"))
 
 
 def _rows(arrays: tuple, start: int, stop: int) -> tuple:
@@ -179,7 +174,9 @@ class Stream:
 
     @property
     def one_shot(self) -> bool:
-        return not callable(self.source) and iter(self.source) is self.source
+        """An iterator (a generator, say): only one pass. (A DataLoader is asked for no iterator here,
+        which would start its workers.)"""
+        return isinstance(self.source, Iterator)
 
     def iterations(self, batch_size) -> int | None:
         return None

@@ -376,3 +376,26 @@ def test_train_end_hears_of_the_error_that_ended_training():
         wide().fit(X, y, loss="softmax_cross_entropy", epochs=5,
                    callbacks=[callbacks.TerminateOnDivergence(threshold=1e-9), stopper])
     assert isinstance(stopper.ended_with, xn.DivergenceError)
+
+
+class FreezeFirstAfter(callbacks.Callback):
+    def __init__(self, epoch):
+        self.epoch, self.weights = epoch, None
+
+    def on_epoch_end(self, run, record):
+        if record["epoch"] == self.epoch:
+            run.stop_members([True, False])
+            self.weights = run.model.get_weights()
+
+
+def test_a_frozen_model_keeps_its_batchnorm_statistics_too():
+    X, y, _, _ = overfitting_problem()
+    population = xn.Sequential([xn.Dense(8), xn.BatchNorm(), xn.ReLU(), xn.Dropout(0.2), xn.Dense(2)], input_dim=4,
+                               dtype="float64", seed=[0, 1], population=2)
+    freezer = FreezeFirstAfter(2)
+    population.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam(0.01), epochs=5, batch_size=16,
+                   callbacks=[freezer])
+    final = population.get_weights()
+    assert any("running" in name for name in final)
+    assert_weights_equal(final, freezer.weights, index=0)
+    assert not np.array_equal(final["0.W"][1], freezer.weights["0.W"][1])  # the other went on

@@ -345,3 +345,16 @@ def test_the_stand_in_catches_a_missing_wait(monkeypatch):
     with pytest.raises(xn.DivergenceError):  # the device buffers still hold their first (NaN) values
         trained(chunked(X, y, [100, 103]), epochs=1)
     assert plain[0].epoch == 1
+
+
+def test_a_population_streams_like_it_trains_on_the_array():
+    X, y = problem()
+    runs = []
+    for data in (X, chunked(X, y, [64, 100, 39])):
+        population = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(3)], input_dim=5, dtype="float64",
+                                   seed=[0, 1, 2], population=3)
+        history = population.fit(data, y if data is X else None, loss="softmax_cross_entropy",
+                                 optimizer=xn.Adam([0.001, 0.01, 0.1]), epochs=2, batch_size=32, shuffle=None if
+                                 data is not X else False)
+        runs.append((population, history))
+    assert_same_training(*runs)

@@ -129,12 +129,6 @@ class Monitor:
         self.best_epoch = np.where(improved, record["epoch"], self.best_epoch)
         return improved
 
-    @property
-    def best_value(self):
-        """The best value, in the entry's own scale (a float for one model)."""
-        value = self.sign * self.best
-        return float(value) if value.ndim == 0 else value
-
 
 def _members(mask: np.ndarray):
     """A mask as :class:`~xpnet.training.snapshot.BufferCopy` takes it: None (all) for one model."""
@@ -162,7 +156,7 @@ class EarlyStopping(Callback):
         self.monitor.start(run, "EarlyStopping")
         lead = run.model.lead
         self.wait = np.zeros(lead, dtype=np.int64)
-        self.stopped_epoch = np.zeros(lead, dtype=np.int64)
+        self.stopped = np.zeros(lead, dtype=np.int64)
         self.best = model_weights(run.model) if self.restore_best_weights else None
 
     def on_epoch_end(self, run: Run, record: dict) -> None:
@@ -170,10 +164,10 @@ class EarlyStopping(Callback):
         if self.best is not None and improved.any():
             self.best.save(_members(improved))
         self.wait = np.where(improved, 0, self.wait + 1)
-        stopping = (self.wait >= max(self.patience, 1)) & (self.stopped_epoch == 0)
+        stopping = (self.wait >= max(self.patience, 1)) & (self.stopped == 0)
         if not stopping.any():
             return
-        self.stopped_epoch = np.where(stopping, record["epoch"], self.stopped_epoch)
+        self.stopped = np.where(stopping, record["epoch"], self.stopped)
         if not run.model.lead:
             run.stop()
             return
@@ -187,7 +181,17 @@ class EarlyStopping(Callback):
 
     @property
     def best_epoch(self):
-        return self.monitor.best_epoch
+        """The epoch of the best value (an int, or one per model of a population)."""
+        return _int_or_array(self.monitor.best_epoch)
+
+    @property
+    def stopped_epoch(self):
+        """The epoch at which training stopped, 0 if it did not (an int, or one per model)."""
+        return _int_or_array(self.stopped)
+
+
+def _int_or_array(values: np.ndarray):
+    return int(values) if values.ndim == 0 else values
 
 
 class ModelCheckpoint(Callback):

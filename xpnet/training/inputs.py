@@ -20,6 +20,9 @@ from xpnet.transfer import copies_for
 
 @dataclasses.dataclass
 class FitData:
+    """What ``fit`` trains on and validates on, the classes of its labels (None for mse), and
+    whether to shuffle the training examples each epoch."""
+
     train: sources.Source
     validation: sources.Source | None
     classes: np.ndarray | None
@@ -118,8 +121,8 @@ def _validation(model, loss, validation_data, classes, epochs: int):
     if isinstance(validation_data, (tuple, list)) and len(validation_data) in (2, 3) \
             and not isinstance(validation_data[0], (tuple, list)):
         X, y, weights = tuple(validation_data) + (None,) * (3 - len(validation_data))
-        return array_source(model, targets, X, y, weights, None,
-                       ("validation_data X", "validation_data y", "validation_data sample_weight"))
+        names = ("validation_data X", "validation_data y", "validation_data sample_weight")
+        return array_source(model, targets, X, y, weights, None, names)
     if _is_array(validation_data) or not (callable(validation_data) or hasattr(validation_data, "__iter__")):
         raise ValueError("validation_data must be a tuple (X_val, y_val) or (X_val, y_val, sample_weight), or a "
                          f"stream of such chunks, got {type(validation_data).__name__}")
