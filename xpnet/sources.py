@@ -63,7 +63,10 @@ class Converter:
         return self._cast(X), self._cast(Y), None if W is None else self._cast(W)
 
     def _cast(self, host: np.ndarray) -> np.ndarray:
-        return np.asarray(host, dtype=self.dtype)
+        """In the model's dtype, and writable (a read-only view of a file becomes a copy, which torch
+        needs)."""
+        result = np.asarray(host, dtype=self.dtype)
+        return result if result.flags.writeable else result.copy()
 
 
 def is_out_of_memory(X) -> bool:

@@ -358,3 +358,24 @@ def test_a_population_streams_like_it_trains_on_the_array():
                                  data is not X else False)
         runs.append((population, history))
     assert_same_training(*runs)
+
+
+def test_every_source_trains_alike_on_every_cpu_backend(tmp_path, monkeypatch, cpu_where):
+    """Streams, memmaps, weights and a validation split on NumPy, torch and array-api-strict (also on
+    its second device, where an array made on the wrong device fails)."""
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 5 * 8 * 40)
+    X, y = problem()
+    w = np.random.default_rng(3).uniform(0.5, 2.0, len(y))
+    X_disk = memmap(tmp_path, X)
+    results = {}
+    for name, where in (("numpy", {"backend": "numpy", "device": "cpu"}), ("here", cpu_where)):
+        model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(3)], input_dim=5, dtype="float64", **where)
+        model.fit(X_disk, y, loss="softmax_cross_entropy", epochs=2, batch_size=16, shuffle=False,  # random
+                  sample_weight=w, validation_split=0.2, class_weight="balanced")  # streams differ by backend
+        model.fit(chunked(X, y, [70, 70, 63], w), epochs=1, batch_size=16, validation_data=chunked(X, y, [203]))
+        results[name] = (model.get_weights(), model.history["val_loss"], model.predict(X_disk),
+                         model.evaluate(X_disk, y, sample_weight=w)["loss"])
+    for name, value in results["numpy"][0].items():
+        np.testing.assert_allclose(results["here"][0][name], value, rtol=1e-9, atol=1e-12, err_msg=name)
+    for got, expected in zip(results["here"][1:], results["numpy"][1:]):
+        np.testing.assert_allclose(got, expected, rtol=1e-9)

@@ -61,13 +61,18 @@ def fit(model, X, y=None, loss=None, optimizer=None, batch_size=32, epochs=1, va
     train = inputs.train
     batch_size = data.check_batch_size(batch_size, train.rows)
     _check_batchnorm_batches(model, train, batch_size)
+    before = (model.loss, model.classes_, model.optimizer)
     optimizer = _resolve_optimizer(model, optimizer)
     model.loss, model.classes_ = loss, inputs.classes
+    run = callback_hooks.Run(model, optimizer, epochs, _metrics(loss, inputs.validation is not None))
+    try:
+        callback_hooks.call(hooks, "on_train_begin", run)  # may refuse its settings: nothing changed yet
+    except BaseException:
+        model.loss, model.classes_, model.optimizer = before
+        raise
     optimizer.freeze(~model.alive)
     shuffler = _shuffler(model, seed) if inputs.shuffle else None
-    run = callback_hooks.Run(model, optimizer, epochs, _metrics(loss, inputs.validation is not None))
     iterations = train.iterations(batch_size)
-    callback_hooks.call(hooks, "on_train_begin", run)
     try:
         for _ in range(epochs):
             started = time.perf_counter()
