@@ -8,65 +8,47 @@ import pytest
 from benchmarks import peers, workloads
 
 
-def run(benchmark, make, rounds, **info):
-    step, extra = make()
-    benchmark.extra_info.update(info)
-    benchmark.extra_info.update(extra)
-    benchmark.pedantic(step, rounds=rounds, iterations=1, warmup_rounds=2)
-
-
-def group(benchmark, device, batch, optimizer):
-    benchmark.group = f"{device} batch={batch:>4} {optimizer}"
-    return {"device": device, "batch": batch, "optimizer": optimizer,
-            "flops": workloads.flops_per_step(batch)}
-
-
-def test_xpnet(benchmark, device, batch, optimizer, rounds, tf32):
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: workloads.make_xpnet(device, optimizer, batch), rounds, peer="xpnet", tf32=tf32, **info)
-
-
-def test_xpnet_eager(benchmark, device, batch, optimizer, rounds, tf32):
+def _eager_xpnet(device, optimizer, batch, tf32):
     if device == "cpu":
-        pytest.skip("on the CPU every step is eager: see test_xpnet")
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: workloads.make_xpnet(device, optimizer, batch, graphs=False), rounds,
-        peer="xpnet-eager", tf32=tf32, **info)
+        pytest.skip("on the CPU every step is eager: see the xpnet cell")
+    return workloads.make_xpnet(device, optimizer, batch, graphs=False)
 
 
-def test_torch(benchmark, device, batch, optimizer, rounds, tf32):
-    pytest.importorskip("torch")
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: peers.make_torch(device, optimizer, batch), rounds, peer="torch", tf32=tf32, **info)
-
-
-def test_torch_fused(benchmark, device, batch, optimizer, rounds, tf32):
-    pytest.importorskip("torch")
+def _fused_torch(device, optimizer, batch, tf32):
     if optimizer == "rmsprop":
         pytest.skip("torch.optim.RMSprop has no fused implementation")
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: peers.make_torch(device, optimizer, batch, fused=True), rounds,
-        peer="torch-fused", tf32=tf32, **info)
+    return peers.make_torch(device, optimizer, batch, fused=True)
 
 
-def test_torch_graph(benchmark, device, batch, optimizer, rounds, tf32):
-    pytest.importorskip("torch")
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: peers.make_torch_graph(device, optimizer, batch), rounds, peer="torch-graph",
-        tf32=tf32, **info)
-
-
-def test_jax(benchmark, device, batch, optimizer, rounds, tf32):
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: peers.make_jax(device, optimizer, batch, tf32), rounds, peer="jax", tf32=tf32, **info)
-
-
-def test_sklearn(benchmark, device, batch, optimizer, rounds):
+def _sklearn(device, optimizer, batch, tf32):
     pytest.importorskip("sklearn")
     if device != "cpu" or optimizer == "rmsprop":
         pytest.skip("MLPClassifier runs on the CPU and has no RMSprop")
-    info = group(benchmark, device, batch, optimizer)
-    run(benchmark, lambda: peers.make_sklearn(optimizer, batch), 3, peer="sklearn", **info)
+    return peers.make_sklearn(optimizer, batch)
+
+
+#: peer -> (the package it needs, make(device, optimizer, batch, tf32) -> (step, info))
+MAKERS = {
+    "xpnet": (None, lambda device, optimizer, batch, tf32: workloads.make_xpnet(device, optimizer, batch)),
+    "xpnet-eager": (None, _eager_xpnet),
+    "torch": ("torch", lambda device, optimizer, batch, tf32: peers.make_torch(device, optimizer, batch)),
+    "torch-fused": ("torch", _fused_torch),
+    "torch-graph": ("torch", lambda device, optimizer, batch, tf32: peers.make_torch_graph(device, optimizer, batch)),
+    "jax": (None, peers.make_jax),
+    "sklearn": (None, _sklearn),
+}
+
+
+@pytest.mark.parametrize("peer", list(MAKERS))
+def test_training_step(benchmark, peer, device, batch, optimizer, rounds, tf32):
+    package, make = MAKERS[peer]
+    if package is not None:
+        pytest.importorskip(package)
+    step, info = make(device, optimizer, batch, tf32)
+    benchmark.group = f"{device} batch={batch:>4} {optimizer}"
+    benchmark.extra_info.update({"device": device, "batch": batch, "optimizer": optimizer, "peer": peer,
+                                 "tf32": tf32, "flops": workloads.flops_per_step(batch), **info})
+    benchmark.pedantic(step, rounds=3 if peer == "sklearn" else rounds, iterations=1, warmup_rounds=2)
 
 
 def test_matmul_peak(benchmark, device, rounds, tf32):

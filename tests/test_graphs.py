@@ -38,12 +38,13 @@ def network(population=None, dropout=0.2, seed=1):
                          seed=[seed + i for i in range(population)] if population else seed)
 
 
-def train_both_ways(make_model, fits):
-    """The same model trained with recorded steps and one kernel at a time: (recorded, eager)."""
+def train_both_ways(make_model, make_fits):
+    """The same model trained with recorded steps and one kernel at a time: (recorded, eager);
+    ``make_fits()`` gives each run its own fit arguments (optimizers and callbacks change as they run)."""
     results = []
     for graphs_on in (True, False):
         model = make_model()
-        for arguments in fits:
+        for arguments in make_fits():
             model.fit(X, LABELS, graphs=None if graphs_on else False, **arguments)
         results.append(model)
     return results
@@ -75,8 +76,10 @@ OPTIMIZERS = {
 def test_replayed_epochs_equal_eager_ones_bit_for_bit(stand_in_gpu, name):
     """Dropout, batch norm, fused Dense + ReLU, every optimizer and schedule, L2, a short last batch
     (70 = 3 x 20 + 10), shuffling, and a second fit continuing the first."""
-    fits = [{"loss": "softmax_cross_entropy", "optimizer": OPTIMIZERS[name](), "batch_size": 20, "epochs": 3,
-             "l2": 0.01, "seed": 0}, {"epochs": 2}]
+    def fits():
+        return [{"loss": "softmax_cross_entropy", "optimizer": OPTIMIZERS[name](), "batch_size": 20, "epochs": 3,
+                 "l2": 0.01, "seed": 0}, {"epochs": 2}]
+
     recorded, eager = train_both_ways(network, fits)
     assert_same(recorded, eager)
     capture = stand_in_gpu[0]
@@ -87,8 +90,10 @@ def test_replayed_epochs_equal_eager_ones_bit_for_bit(stand_in_gpu, name):
 
 
 def test_a_population_replays_equal_to_eager(stand_in_gpu):
-    fits = [{"loss": "softmax_cross_entropy", "optimizer": xn.Adam([0.01, 0.003, 0.02]), "batch_size": 16,
-             "epochs": 3, "l2": [0.0, 0.01, 0.1], "seed": 4}]
+    def fits():
+        return [{"loss": "softmax_cross_entropy", "optimizer": xn.Adam([0.01, 0.003, 0.02]), "batch_size": 16,
+                 "epochs": 3, "l2": [0.0, 0.01, 0.1], "seed": 4}]
+
     recorded, eager = train_both_ways(lambda: network(population=3, dropout=[0.0, 0.3, 0.5]), fits)
     assert_same(recorded, eager)
 
@@ -124,7 +129,7 @@ def test_divergence_rolls_back_the_same_way(stand_in_gpu):
 
 def test_evaluation_replays_its_forward_pass_per_chunk_size(stand_in_gpu, monkeypatch):
     """predict and evaluate (and fit's validation) replay one recorded forward pass per chunk size."""
-    monkeypatch.setattr(xn.model, "EVAL_CHUNK", 30)
+    monkeypatch.setattr(xn.evaluation, "EVAL_ROWS", 30)
     models = []
     for graphs_on in ("1", "0"):
         monkeypatch.setenv("XPNET_GRAPHS", graphs_on)
@@ -251,3 +256,35 @@ def test_on_a_gpu_recorded_training_matches_eager(where, name):
     for key, value in models[1].get_weights().items():
         np.testing.assert_allclose(models[0].get_weights()[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
     np.testing.assert_allclose(models[0].history["val_loss"], models[1].history["val_loss"], rtol=1e-9)
+
+
+def test_weights_validation_split_and_callbacks_replay_equal_to_eager(stand_in_gpu):
+    weights = np.random.default_rng(4).random(70) + 0.5
+
+    def fits():
+        return [{"loss": "softmax_cross_entropy", "optimizer": xn.Adam(0.02), "batch_size": 16, "epochs": 6,
+                 "sample_weight": weights, "class_weight": "balanced", "validation_split": 0.2, "seed": 2,
+                 "callbacks": [xn.callbacks.EarlyStopping(patience=2, restore_best_weights=True),
+                               xn.callbacks.ReduceLROnPlateau(factor=0.5, patience=1)]}]
+
+    recorded, eager = train_both_ways(network, fits)
+    assert_same(recorded, eager)
+    assert stand_in_gpu[0].recorded == 2 and stand_in_gpu[0].replayed > 0
+
+
+class _SlowDown:
+    """A callback changing a setting a recorded step holds (momentum's beta) after the second epoch."""
+
+    def on_epoch_end(self, run, record):
+        if record["epoch"] == 2:
+            run.optimizer.set(beta=0.3)
+
+
+def test_a_callback_changing_the_optimizer_mid_fit_gets_its_steps_recorded_again(stand_in_gpu):
+    def fits():
+        return [{"loss": "softmax_cross_entropy", "optimizer": xn.Momentum(0.05), "batch_size": 20, "epochs": 4,
+                 "seed": 1, "callbacks": [_SlowDown()]}]
+
+    recorded, eager = train_both_ways(network, fits)
+    assert_same(recorded, eager)
+    assert len(stand_in_gpu) == 2  # recorded for beta=0.9, then again for beta=0.3

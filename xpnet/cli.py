@@ -34,7 +34,7 @@ EXIT_CODES = {
     1: "another failure (a benchmark run that failed, an unexpected error)",
     2: "usage: a bad option or option value, or a bad --space file",
     3: "bad data: a data, model or output file missing, unreadable or unsuitable",
-    4: "training diverged (the cost became NaN or inf; try a smaller --lr)",
+    4: "training diverged (the cost became NaN or inf, or grew ten times past its lowest; try a smaller --lr)",
     5: "unavailable: an optional package (the message names the pip extra), a device, benchmarks/",
     130: "interrupted (Ctrl-C); no file is left half-written",
     141: "standard output closed early (xpnet predict ... | head): stops quietly",
@@ -387,10 +387,11 @@ def make_optimizer(args):
 
 def fit(model, args, X, y, loss, optimizer, validation) -> None:
     """``model.fit`` with the command's settings; NumPy's overflow warnings are silenced, since a
-    cost that becomes NaN or inf raises ``xn.DivergenceError`` anyway."""
+    cost that becomes NaN or inf, or grows ten times past its lowest, raises ``xn.DivergenceError``."""
     with np.errstate(all="ignore"):
         model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, seed=args.seed, l2=args.l2, verbose=not args.quiet)
+                  validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
+                  callbacks=[xn.callbacks.TerminateOnDivergence()])
 
 
 def scores_line(model, encoding: Encoding, X, y, part: str = "") -> str:

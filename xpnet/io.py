@@ -39,6 +39,8 @@ def to_arrays(model, metadata: dict | None = None) -> dict:
                    "loss": model.loss.name if model.loss is not None else None,
                    "history": model.history.to_dict(), "optimizer": None,
                    "alive": model.alive.tolist(), "random": _random_states(model),
+                   "classes": None if model.classes_ is None else {"dtype": model.classes_.dtype.str,
+                                                                   "values": model.classes_.tolist()},
                    "metadata": model.metadata if metadata is None else metadata})
     arrays = {f"params/{name}": value for name, value in model.param_buffer.to_host().items()}
     arrays.update({f"state/{name}": value for name, value in model.state_buffer.to_host().items()})
@@ -79,6 +81,8 @@ def from_arrays(arrays: dict, device: str | None = None, backend: str | None = N
     model.epoch = config["epoch"]
     model.history = History.from_dict(config["history"])
     model.alive = np.asarray(config["alive"], dtype=bool)
+    classes = config.get("classes")
+    model.classes_ = None if classes is None else np.asarray(classes["values"], dtype=classes["dtype"])
     model.metadata = config["metadata"]
     _restore_random_states(model, config["random"])
     if config["optimizer"] is not None:

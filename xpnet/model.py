@@ -10,19 +10,17 @@ import warnings
 
 import numpy as np
 
-from xpnet import checks, data
+from xpnet import checks, data, evaluation, labels
 from xpnet import graphs as cuda_graphs
-from xpnet.backend import namespace_name, resolve_backend, to_numpy
+from xpnet.backend import namespace_name, resolve_backend
 from xpnet.nn import fusion
 from xpnet.nn.layers import BatchNorm, Dense, Dropout, Layer
 from xpnet.nn.losses import Loss, get_loss
 from xpnet.params import FlatBuffer, Layout, Workspace
 from xpnet.threads import limit as threads_limit
-from xpnet.training import loop
+from xpnet.training import inputs, loop
 from xpnet.training.history import History
 from xpnet.training.optim import Optimizer
-
-EVAL_CHUNK = 8192  # rows per forward pass in predict/evaluate, to bound memory
 
 
 class Sequential:
@@ -78,6 +76,7 @@ class Sequential:
         self.alive = np.ones(self.lead, dtype=bool)  # models of a population still training
         self.shuffle_random = None  # made by fit, from fit's seed or the model's
         self.metadata: dict = {}  # JSON-serializable notes saved with the model (see xpnet.save)
+        self._classes: np.ndarray | None = None
 
     # construction ----------------------------------------------------------------------------
 
@@ -148,6 +147,17 @@ class Sequential:
     @property
     def dtype(self) -> str:
         return self.backend.dtype_name
+
+    @property
+    def classes_(self) -> np.ndarray | None:
+        """The labels a classifier predicts, in the order of its outputs (``predict_classes`` returns
+        them): set by ``fit`` from the training labels, saved with the model; None for mse. Set it
+        before streaming chunks whose labels are not class indices."""
+        return self._classes
+
+    @classes_.setter
+    def classes_(self, values) -> None:
+        self._classes = None if values is None else labels.check_classes(values)
 
     def count_params(self) -> int:
         return self.param_layout.size
@@ -254,23 +264,14 @@ class Sequential:
 
     # prediction ------------------------------------------------------------------------------
 
-    def _outputs(self, X):
-        """Evaluation-mode logits of a device array ``X``, computed in chunks of rows: eagerly in buffers
-        of this call's own, or on a GPU by replaying the recorded forward pass of each chunk size."""
-        bounds = data.batch_bounds(X.shape[0], EVAL_CHUNK)
-        evaluation = self.evaluation_programs()
-        if evaluation is None:
-            workspace = Workspace(self.backend)
-            if len(bounds) == 1:
-                return self.forward_on_device(X, workspace=workspace)
-            logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
-            for start, stop in bounds:
-                logits[..., start:stop, :] = self.forward_on_device(X[start:stop, ...], workspace=workspace)
-            return logits
-        logits = self.backend.empty(self.lead + (X.shape[0], self.output_dim))
-        for start, stop in bounds:
-            logits[..., start:stop, :] = evaluation.forward(X[start:stop, ...])
-        return logits
+    def evaluation_forward(self, X, workspace: Workspace):
+        """Evaluation-mode logits of a chunk ``X`` on the device: on a CUDA GPU with graphs on, by
+        replaying the recorded forward pass of its size (a new array), else computed in ``workspace``
+        (a buffer of it, overwritten by the next chunk of the same size)."""
+        programs = self.evaluation_programs()
+        if programs is None:
+            return self.forward_on_device(X, workspace=workspace)
+        return programs.forward(X)
 
     def evaluation_programs(self) -> EvaluationPrograms | None:
         """The recorded forward passes of this model (on a CUDA GPU with graphs on), made on first use."""
@@ -280,41 +281,33 @@ class Sequential:
         return self._evaluation if isinstance(self._evaluation, EvaluationPrograms) else None
 
     def features_on_device(self, X):
-        return self.backend.asarray(data.check_features(X, self.input_dim))
+        return self.backend.asarray(data.check_features(X, self.input_dim, dtype=self.dtype))
 
     def predict(self, X) -> np.ndarray:
         """Probabilities (sigmoid or softmax of the logits) for cross-entropy losses, raw outputs for
-        mse, as a NumPy array ``(m, output_dim)``."""
+        mse, as a NumPy array ``(m, output_dim)`` in the model's dtype. A memory-mapped ``X`` is read a
+        chunk at a time."""
         loss = self.require_loss("predict")
-        with self.backend.activate():
-            logits = self._outputs(self.features_on_device(X))
-            return to_numpy(loss.probabilities(self.backend.kernels, logits))
+        return evaluation.predictions(self, inputs.array_source(self, None, X), loss)
 
     def predict_classes(self, X) -> np.ndarray:
-        """Class labels: argmax for softmax, ``probability > 0.5`` for binary (NumPy ints)."""
+        """Predicted labels: the class of the largest probability (softmax) or of ``probability > 0.5``
+        (binary), as the labels the model was trained with (``classes_``)."""
         probabilities = self.predict(X)
         if self.require_loss("predict_classes").name == "softmax_cross_entropy":
-            return probabilities.argmax(axis=-1)
-        return (probabilities > 0.5).astype(np.int64).squeeze(axis=-1)
+            indices = probabilities.argmax(axis=-1)
+        else:
+            indices = (probabilities > 0.5).astype(np.int64).squeeze(axis=-1)
+        return indices if self.classes_ is None else labels.decode(indices, self.classes_)
 
-    def evaluate(self, X, y, loss=None) -> dict:
-        """``{"loss": ..., "accuracy": ...}`` in evaluation mode (accuracy absent for mse)."""
+    def evaluate(self, X, y, loss=None, sample_weight=None) -> dict:
+        """``{"loss": ..., "accuracy": ...}`` in evaluation mode (accuracy absent for mse); with
+        ``sample_weight`` the loss is ``sum_i w_i loss_i / m``, as in training. A memory-mapped ``X``
+        is read a chunk at a time."""
         loss = get_loss(loss) if loss is not None else self.require_loss("evaluate")
-        with self.backend.activate():
-            X = self.features_on_device(X)
-            Y = self.backend.asarray(data.check_targets(y, X.shape[0], loss.name, self.output_dim))
-            return self.evaluate_on_device(X, Y, loss)
-
-    def evaluate_on_device(self, X, Y, loss) -> dict:
-        """:meth:`evaluate` for data already on the device (``Y`` as the loss expects it)."""
-        xp, kernels = self.backend.xp, self.backend.kernels
-        logits = self._outputs(X)
-        cost, _ = loss.value_and_grad(kernels, logits, Y)
-        if not loss.has_accuracy:
-            return {"loss": _scalar_or_array(to_numpy(cost).astype(np.float64))}
-        values = to_numpy(xp.stack([cost, loss.correct(kernels, logits, Y)])).astype(np.float64)
-        return {"loss": _scalar_or_array(values[0]),
-                "accuracy": _scalar_or_array(values[1] / Y.shape[-2])}
+        classes = data.resolve_classes(y, loss.name, self.output_dim, self.classes_)
+        targets = data.Targets(loss.name, self.output_dim, classes, dtype=self.dtype)
+        return evaluation.scores(self, inputs.array_source(self, targets, X, y, sample_weight), loss)
 
     def require_loss(self, action: str):
         if self.loss is None:
@@ -324,35 +317,69 @@ class Sequential:
 
     # training ----------------------------------------------------------------------------------
 
-    def fit(self, X, y, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
-            validation_data=None, seed: int | None = None, shuffle: bool = True, l2: float = 0.0,
-            verbose: bool = False, graphs: bool | None = None, threads: int | None = None) -> History:
+    def fit(self, X, y=None, loss=None, optimizer=None, batch_size: int | None = 32, epochs: int = 1,
+            validation_data=None, seed: int | None = None, shuffle: bool | None = None, l2: float = 0.0,
+            verbose: int = 0, callbacks=None, validation_split: float | None = None, class_weight=None,
+            sample_weight=None, graphs: bool | None = None, threads: int | None = None) -> History:
         """Train with mini-batch gradient descent, in place; returns the model's :class:`History`.
 
-        ``X`` is ``(m, input_dim)``; ``y`` as the loss expects: 0/1 values for
-        ``binary_cross_entropy``, integer labels ``(m,)`` or one-hot rows for
-        ``softmax_cross_entropy``, real values for ``mse``. ``loss`` is needed on the first call
-        (later calls keep it). ``optimizer`` (an :mod:`xpnet` optimizer) defaults to the previous one,
-        Adam at first. ``batch_size=None`` is batch gradient descent, 1 stochastic, k mini-batch (the
-        last, smaller batch is kept). ``epochs`` full passes; ``validation_data=(X_val, y_val)`` is
-        evaluated after each epoch. ``seed`` reseeds the shuffle (None continues the model's stream);
-        ``shuffle=False`` keeps the data's order. ``l2`` adds ``l2 / (2 m) * sum(W^2)`` over the
-        Dense weights to the cost (one value per model for a population). ``verbose`` prints one
-        line per epoch. ``graphs``: on a CUDA GPU each batch size's step is recorded once as a CUDA
-        graph and replayed (the default, None: where possible; False, or ``XPNET_GRAPHS=0``: one kernel
-        at a time; True: required) — the same numbers either way (see :mod:`xpnet.graphs`).
+        Data. ``X`` is ``(m, input_dim)``: a NumPy or backend array, or a memory-mapped file
+        (``np.load(path, mmap_mode="r")``) or other out-of-memory array of any float dtype, read a
+        chunk of rows at a time (memory bounded by about 16 MiB of chunks, see :mod:`xpnet.sources`).
+        ``y`` as the loss expects: for ``binary_cross_entropy`` and ``softmax_cross_entropy``, labels
+        of any kind (integers in ``[0, n_classes)`` are used as class indices; other labels, such as
+        strings or ``{1, 2}``, are sorted and numbered), or 0/1 columns and one-hot rows; real values
+        for ``mse``. The labels are kept in ``classes_`` (saved with the model) and
+        ``predict_classes`` returns them. With ``y=None``, ``X`` is a stream of ``(X, y)`` or
+        ``(X, y, sample_weight)`` chunks (a list, a ``torch.utils.data.DataLoader``, a function
+        returning a fresh iterator, or, for one epoch, a generator): one pass is one epoch, the
+        chunks are cut into (or joined to) mini-batches of ``batch_size`` in their order (None: each
+        chunk is a mini-batch), and labels must be class indices or among ``classes_``.
+
+        Training. ``loss`` is needed on the first call (later calls keep it). ``optimizer`` (an
+        :mod:`xpnet` optimizer) defaults to the previous one, Adam at first. ``batch_size=None`` is
+        batch gradient descent, 1 stochastic, k mini-batch (the last, smaller batch is kept).
+        ``epochs`` full passes. ``seed`` reseeds the shuffle (None continues the model's stream);
+        ``shuffle`` (default: True for arrays) draws a new order of the examples every epoch; a
+        stream keeps its own order. ``l2`` adds ``l2 / (2 m) * sum(W^2)`` over the Dense weights to the
+        cost (one value per model for a population).
+
+        Weights. ``sample_weight`` (``(m,)``, >= 0) and ``class_weight`` (``"balanced"``: scikit-learn's
+        ``n_samples / (n_classes * count_c)``, or a dict ``{label: weight}``, others 1) multiply each
+        example's loss in the cost and its gradient. The weighted sum is divided by the number of
+        examples, as in Keras (not by the sum of the weights, as PyTorch's class weights are), so the
+        History's ``loss`` is exactly ``sum_i w_i loss_i / m`` over the epoch and equals
+        ``evaluate(..., sample_weight=w)``. Validation is weighted only by the sample weights that
+        come with it (accuracy is never weighted).
+
+        Validation. ``validation_data`` is ``(X_val, y_val)``, ``(X_val, y_val, sample_weight)`` or a
+        stream; ``validation_split=f`` holds out a fraction f of the arrays instead (stratified by
+        class for classifiers, drawn with ``seed``, else the model's seed). Either is evaluated after
+        each epoch (``val_loss``, ``val_accuracy``).
+
+        Watching. ``verbose``: 0 silent, 1 a progress bar per epoch on a terminal (with tqdm; one line
+        per epoch otherwise), 2 one line per epoch. ``callbacks``: objects called between epochs
+        (:mod:`xpnet.callbacks`: ``EarlyStopping``, ``ModelCheckpoint``, ``ReduceLROnPlateau``,
+        ``CSVLogger``, ``TerminateOnDivergence``, ``TensorBoard``, or your own), which may stop
+        training.
+
+        Speed. ``graphs``: on a CUDA GPU each batch size's step is recorded once as a CUDA graph and
+        replayed (the default, None: where possible; False, or ``XPNET_GRAPHS=0``: one kernel at a
+        time; True: required), with the same numbers either way (see :mod:`xpnet.graphs`).
         ``threads`` caps the BLAS threads for this call (None: as they are; see
         :func:`xpnet.threads.limit`).
 
         Another call continues from where the last stopped: same optimizer state, epoch count and
         History. When the cost becomes NaN or inf the model is rolled back to the start of that epoch
         and :class:`~xpnet.DivergenceError` is raised (a population freezes the diverged models and
-        goes on); any other exception, Ctrl-C included, also rolls back the unfinished epoch.
+        goes on, and raises when none is left); any other exception, Ctrl-C included, also rolls back
+        the unfinished epoch. Inputs beyond the range of the model's dtype are refused before training.
         """
         with self.backend.activate(), threads_limit(threads):
             return loop.fit(self, X, y, loss=loss, optimizer=optimizer, batch_size=batch_size, epochs=epochs,
                             validation_data=validation_data, seed=seed, shuffle=shuffle, l2=l2,
-                            verbose=verbose, graphs=graphs)
+                            verbose=verbose, callbacks=callbacks, validation_split=validation_split,
+                            class_weight=class_weight, sample_weight=sample_weight, graphs=graphs)
 
     # description -------------------------------------------------------------------------------
 
@@ -445,11 +472,6 @@ def _initial_values(specs_by_layer: dict, rng, scale: float, lead: tuple = ()) -
     """Starting values drawn in layer order from ``rng``; ``scale`` multiplies the decayed weights."""
     return {f"{i}.{spec.name}": spec.initial(rng, lead + spec.shape) * (scale if spec.decayed else 1.0)
             for i, specs in specs_by_layer.items() for spec in specs}
-
-
-def _scalar_or_array(values: np.ndarray):
-    """A float for one model, a NumPy array with one value per model for a population."""
-    return float(values) if values.ndim == 0 else values
 
 
 def _check_seed(seed):

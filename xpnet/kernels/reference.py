@@ -207,15 +207,27 @@ def batchnorm_backward(xp, dout, Z_hat, inv_std, gamma, *, out=None):
 # Losses from logits Z and targets Y (..., m, k): the cost averaged over the m samples (one value per
 # stacked model) and its gradient dZ. Folding the output activation into the loss gives the stable
 # gradient dZ = (A - Y) / m for both cross-entropies.
+#
+# Optional per-sample weights w, shape (m, 1) (shared by stacked models), weigh each sample's loss:
+# cost = sum_i w_i loss_i / m and dZ_i = w_i (A_i - Y_i) / m. The weighted sum is divided by the number
+# of samples, not by the sum of the weights (Keras' choice, not PyTorch's class-weighted mean): a
+# mini-batch's cost times its size is then its share of the whole data set's weighted cost, so the
+# epoch's size-weighted mean of batch costs (History) and evaluation in chunks give exactly
+# sum_i w_i loss_i / m over all m samples, and w = 1 gives the unweighted loss.
 
-def binary_cross_entropy(xp, Z, Y, *, out=None):
-    """``out = (cost, dZ)``: ``-1/m sum(y log a + (1 - y) log(1 - a))`` with ``a = sigmoid(z)``,
-    computed as ``max(z, 0) - z y + log(1 + exp(-|z|))``; ``dZ = (sigmoid(Z) - Y) / m``."""
+def _weighted(values, weights):
+    """``values * weights`` (per-sample weights ``(m, 1)``), or ``values`` when ``weights`` is None."""
+    return values if weights is None else values * weights
+
+
+def binary_cross_entropy(xp, Z, Y, weights=None, *, out=None):
+    """``out = (cost, dZ)``: ``-1/m sum w (y log a + (1 - y) log(1 - a))`` with ``a = sigmoid(z)``,
+    computed as ``max(z, 0) - z y + log(1 + exp(-|z|))``; ``dZ = w (sigmoid(Z) - Y) / m``."""
     cost, dZ = out if out is not None else (None, None)
     m = Z.shape[-2]
     per_entry = xp.maximum(Z, 0.0) - Z * Y + xp.log1p(xp.exp(-xp.abs(Z)))
-    cost = _written(cost, xp.sum(per_entry, axis=(-2, -1)) / m)
-    return cost, _written(dZ, (sigmoid(xp, Z) - Y) / m)
+    cost = _written(cost, xp.sum(_weighted(per_entry, weights), axis=(-2, -1)) / m)
+    return cost, _written(dZ, _weighted(sigmoid(xp, Z) - Y, weights) / m)
 
 
 def softmax(xp, Z, *, out=None):
@@ -224,25 +236,26 @@ def softmax(xp, Z, *, out=None):
     return _written(out, shifted / xp.sum(shifted, axis=-1, keepdims=True))
 
 
-def softmax_cross_entropy(xp, Z, Y, *, out=None):
-    """``out = (cost, dZ)``: ``-1/m sum(Y * log softmax(Z))`` with one-hot (or probability) rows Y;
-    ``dZ = (softmax(Z) - Y) / m``."""
+def softmax_cross_entropy(xp, Z, Y, weights=None, *, out=None):
+    """``out = (cost, dZ)``: ``-1/m sum w Y * log softmax(Z)`` with one-hot (or probability) rows Y;
+    ``dZ = w (softmax(Z) - Y) / m``."""
     cost, dZ = out if out is not None else (None, None)
     m = Z.shape[-2]
     shifted = Z - xp.max(Z, axis=-1, keepdims=True)
     exp = xp.exp(shifted)
     total = xp.sum(exp, axis=-1, keepdims=True)
-    cost = _written(cost, -xp.sum(Y * (shifted - xp.log(total)), axis=(-2, -1)) / m)
-    return cost, _written(dZ, (exp / total - Y) / m)
+    cost = _written(cost, -xp.sum(_weighted(Y * (shifted - xp.log(total)), weights), axis=(-2, -1)) / m)
+    return cost, _written(dZ, _weighted(exp / total - Y, weights) / m)
 
 
-def mean_squared_error(xp, Z, Y, *, out=None):
-    """``out = (cost, dZ)``: ``1/(m k) sum((Z - Y)^2)`` (the mean over every entry, as in PyTorch and
-    Keras); ``dZ = 2 (Z - Y) / (m k)``."""
+def mean_squared_error(xp, Z, Y, weights=None, *, out=None):
+    """``out = (cost, dZ)``: ``1/(m k) sum w (Z - Y)^2`` (the mean over every entry, as in PyTorch and
+    Keras); ``dZ = 2 w (Z - Y) / (m k)``."""
     cost, dZ = out if out is not None else (None, None)
     count = Z.shape[-2] * Z.shape[-1]
     diff = Z - Y
-    return _written(cost, xp.sum(diff * diff, axis=(-2, -1)) / count), _written(dZ, diff * (2.0 / count))
+    cost = _written(cost, xp.sum(_weighted(diff * diff, weights), axis=(-2, -1)) / count)
+    return cost, _written(dZ, _weighted(diff, weights) * (2.0 / count))
 
 
 def binary_correct(xp, Z, Y, *, out=None):

@@ -23,9 +23,10 @@ class Loss:
     def has_accuracy(self) -> bool:
         return bool(self.correct_op)
 
-    def value_and_grad(self, kernels, Z, Y, out=None):
-        """``(cost, dZ)``."""
-        return getattr(kernels, self.value_and_grad_op)(Z, Y, out=out)
+    def value_and_grad(self, kernels, Z, Y, weights=None, out=None):
+        """``(cost, dZ)``; ``weights`` (``(m, 1)`` or None) weigh each sample's loss, the weighted sum
+        divided by m (see :mod:`xpnet.kernels.reference`)."""
+        return getattr(kernels, self.value_and_grad_op)(Z, Y, weights, out=out)
 
     def probabilities(self, kernels, Z, out=None):
         """What ``predict`` returns for logits Z (Z itself for a loss without an output activation)."""

@@ -16,14 +16,14 @@ from xpnet.backend import to_numpy
 from xpnet.training import schedules
 
 
-def loss_and_gradients(model, X, Y, loss, l2):
+def loss_and_gradients(model, X, Y, loss, l2, weights=None):
     """A training-mode forward and backward pass; ``model.grads`` then holds
-    ``d(data_cost + l2_penalty)/d(params)``.
+    ``d(data_cost + l2_penalty)/d(params)``. ``weights`` (``(m, 1)`` or None) weigh the samples' losses.
 
     Returns ``(data_cost, l2_penalty, logits)`` as device values (the penalty is None without L2)."""
     kernels, workspace = model.kernels, model.workspace
     logits = model.forward_on_device(X, training=True)
-    cost, grad = loss.value_and_grad(kernels, logits, Y, out=(
+    cost, grad = loss.value_and_grad(kernels, logits, Y, weights, out=(
         workspace.get("loss", "cost", model.lead), workspace.get("loss", "dZ", logits.shape)))
     model.backward(grad, need_input_grad=False)
     if not l2.active:
@@ -33,11 +33,12 @@ def loss_and_gradients(model, X, Y, loss, l2):
     return cost, l2.penalty(kernels, model.param_buffer, m, out=workspace.get("loss", "l2", model.lead)), logits
 
 
-def train_step(model, X, Y, loss, optimizer, l2):
-    """One mini-batch update on arrays already on the device: :func:`loss_and_gradients`, then the
-    optimizer's step. Returns ``(data_cost, l2_penalty, logits)`` as device values, without synchronizing."""
+def train_step(model, X, Y, loss, optimizer, l2, weights=None):
+    """One mini-batch update on arrays already on the device: :func:`loss_and_gradients` (``weights``
+    ``(m, 1)`` or None), then the optimizer's step. Returns ``(data_cost, l2_penalty, logits)`` as device
+    values, without synchronizing."""
     with model.backend.activate():
-        cost, penalty, logits = loss_and_gradients(model, X, Y, loss, l2)
+        cost, penalty, logits = loss_and_gradients(model, X, Y, loss, l2, weights)
         optimizer.step(model.param_buffer, model.grad_buffer, model.epoch)
     return cost, penalty, logits
 
@@ -111,7 +112,7 @@ class EpochState:
         xp = self.backend.xp
         finite = xp.astype(xp.all(xp.isfinite(params_flat), axis=-1), self.series["cost"].dtype)
         parts = [xp.reshape(self.series[name], (-1,)) for name in self.names] + [xp.reshape(finite, (-1,))]
-        flat = to_numpy(xp.concat(parts))
+        flat = to_numpy(xp.concat(parts)).astype(np.float64)
         shape = (self.steps,) + self.lead
         size = int(np.prod(shape))
         host = {name: flat[i * size:(i + 1) * size].reshape(shape) for i, name in enumerate(self.names)}
@@ -123,16 +124,19 @@ class StepProgram:
     """The training step for mini-batches of ``rows`` examples, as a fixed sequence of kernel calls.
 
     ``run()`` does one step: gather mini-batch ``it`` (rows ``order[it * stride ...]`` of the data on the
-    device) into this program's batch buffers, select this step's optimizer values, forward, loss,
-    backward, L2, the update, record the cost (and penalty and correct count) at ``it``, and advance
-    ``it``. Every kernel gets its output buffer, so after the first run nothing is allocated.
+    device: features X, targets Y and, when ``weighted``, per-example weights W ``(m, 1)``) into this
+    program's batch buffers, select this step's optimizer values, forward, loss, backward, L2, the update,
+    record the cost (and penalty and correct count) at ``it``, and advance ``it``. Every kernel gets its
+    output buffer, so after the first run nothing is allocated.
     """
 
-    def __init__(self, model, state: EpochState, X, Y, rows: int, stride: int, loss, optimizer, l2):
+    def __init__(self, model, state: EpochState, X, Y, rows: int, stride: int, loss, optimizer, l2, W=None,
+                 weighted: bool = False):
         self.model, self.state, self.loss, self.optimizer, self.l2 = model, state, loss, optimizer, l2
-        self.X, self.Y, self.stride = X, Y, stride  # the data (set before running, when not given here)
+        self.X, self.Y, self.W, self.stride = X, Y, W, stride  # the data (set before running, when not given)
         self.X_batch = model.backend.empty((rows, model.input_dim))
         self.Y_batch = model.backend.empty((rows, model.output_dim))
+        self.W_batch = model.backend.empty((rows, 1)) if weighted else None
 
     def run(self) -> None:
         model, state = self.model, self.state
@@ -140,8 +144,11 @@ class StepProgram:
         with model.backend.activate():
             kernels.gather_rows(self.X, state.order, state.it, stride=self.stride, out=self.X_batch)
             kernels.gather_rows(self.Y, state.order, state.it, stride=self.stride, out=self.Y_batch)
+            if self.W_batch is not None:
+                kernels.gather_rows(self.W, state.order, state.it, stride=self.stride, out=self.W_batch)
             state.select(kernels)
-            cost, penalty, logits = loss_and_gradients(model, self.X_batch, self.Y_batch, self.loss, self.l2)
+            cost, penalty, logits = loss_and_gradients(model, self.X_batch, self.Y_batch, self.loss, self.l2,
+                                                       self.W_batch)
             self.optimizer.update(kernels, model.param_buffer, model.grad_buffer, state.values)
             kernels.record_at(state.series["cost"], cost, state.it)
             if penalty is not None:
@@ -161,21 +168,31 @@ class TrainingPrograms:
     from buffers of their own (a graph reads fixed addresses), into which each ``fit`` copies its
     data; programs run one kernel at a time read the caller's arrays in place, copying nothing."""
 
-    def __init__(self, model, key: tuple, rows: int, targets: int, sizes: set, batch: int, shuffle: bool, loss,
-                 optimizer, l2, replays):
+    def __init__(self, model, key: tuple, rows: int, targets: int, weighted: bool, sizes: set, batch: int,
+                 shuffle: bool, loss, optimizer, l2, replays):
         self.key, self.l2, self.replays = key, l2, replays
+        self.data: tuple = ()  # the arrays last loaded
         self.buffers = None
         if replays.capture is not None:
-            self.buffers = (model.backend.empty((rows, model.input_dim)), model.backend.empty((rows, targets)))
+            shapes = [(rows, model.input_dim), (rows, targets)] + [(rows, 1)] * weighted
+            self.buffers = [model.backend.empty(shape) for shape in shapes]
         self.state = EpochState(model, optimizer, rows, -(-rows // batch), shuffle, l2.active, loss.has_accuracy)
-        self.programs = {size: StepProgram(model, self.state, None, None, size, batch, loss, optimizer, l2)
-                         for size in sizes}
+        self.programs = {size: StepProgram(model, self.state, None, None, size, batch, loss, optimizer, l2,
+                                           weighted=weighted) for size in sizes}
 
-    def load(self, X, Y) -> None:
-        """This fit's data (device arrays ``(rows, features)``, ``(rows, targets)``) for the programs."""
+    def holds(self, X, Y, W=None) -> bool:
+        """Whether these very arrays were loaded last."""
+        return len(self.data) == 3 and all(mine is theirs for mine, theirs in zip(self.data, (X, Y, W)))
+
+    def load(self, X, Y, W=None) -> None:
+        """This fit's data (device arrays ``(rows, features)``, ``(rows, targets)`` and, when weighted,
+        ``(rows, 1)``) for the programs."""
+        self.data = (X, Y, W)
+        arrays = [X, Y] + ([W] if W is not None else [])
         if self.buffers is not None:
-            self.buffers[0][...] = X
-            self.buffers[1][...] = Y
-            X, Y = self.buffers
+            for buffer, array in zip(self.buffers, arrays):
+                buffer[...] = array
+            arrays = self.buffers
         for program in self.programs.values():
-            program.X, program.Y = X, Y
+            program.X, program.Y = arrays[0], arrays[1]
+            program.W = arrays[2] if len(arrays) == 3 else None
