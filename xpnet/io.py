@@ -2,18 +2,18 @@
 
 The archive holds plain float arrays (``params/<name>``, ``state/<name>``, ``optimizer/<slot>``)
 and a JSON document (``config``, stored as UTF-8 bytes) describing the architecture, the loss, the
-optimizer's hyperparameters and step count, the epoch count and the history. It is written to a
-temporary file beside the target and renamed over it, so a crash never leaves a half-written file.
-Loading uses ``allow_pickle=False``.
+optimizer's hyperparameters and step count, the epoch count and the history. It is written
+atomically (:mod:`xpnet.files`): a reader or a crash never sees a half-written file. Loading uses
+``allow_pickle=False``.
 """
 from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
 
+from xpnet import files
 from xpnet.model import Sequential
 from xpnet.nn.layers import layer_from_config
 from xpnet.nn.losses import get_loss
@@ -27,8 +27,11 @@ VERSION = 1
 
 def save(model, path, metadata: dict | None = None) -> None:
     """Write architecture, parameters, state, optimizer state, epoch count, history and random
-    states to ``path``; ``metadata`` (JSON-serializable) comes back as ``model.metadata``."""
-    _write_atomically(os.fspath(path), to_arrays(model, metadata))
+    states to ``path``; ``metadata`` (JSON-serializable) comes back as ``model.metadata``.
+
+    An existing file keeps its permissions and owner, and a symbolic link is written through."""
+    arrays = to_arrays(model, metadata)
+    files.write_atomically(path, lambda file: np.savez(file, **arrays))
 
 
 def to_arrays(model, metadata: dict | None = None) -> dict:
@@ -108,17 +111,3 @@ def _restore_random_states(model, states: dict) -> None:
         backend = model.backend
         model.shuffle_random = make_random_source(backend.name, backend.xp, backend.device, None)
         model.shuffle_random.set_state(states["shuffle"])
-
-
-def _write_atomically(path: str, arrays: dict) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".xpnet-", suffix=".npz.tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            np.savez(file, **arrays)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
