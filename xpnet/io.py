@@ -47,6 +47,7 @@ def to_arrays(model, metadata: dict | None = None) -> dict:
     arrays.update({f"state/{name}": value for name, value in model.state_buffer.to_host().items()})
     if optimizer is not None:
         optimizer_state = optimizer.state_dict()
+        optimizer_state.pop("frozen")  # the models that are not alive
         config["optimizer"] = {"class": type(optimizer).__name__, "config": optimizer.get_config(),
                                "t": optimizer_state.pop("t")}
         arrays.update({f"optimizer/{slot}": value for slot, value in optimizer_state.items()})

@@ -47,7 +47,7 @@ class Sequential:
         self.layers = _check_layers(layers)
         self.input_dim = checks.positive_int(input_dim, "input_dim")
         self.lead = checks.population(population)
-        self.seeds = [_check_seed(value) for value in checks.one_per_model(seed, "seed", self.lead)]
+        self.seeds = [checks.seed(value) for value in checks.one_per_model(seed, "seed", self.lead)]
         self.seed = seed
         self.fast = fast
         scales = [checks.positive(scale, "init_scale")
@@ -62,6 +62,7 @@ class Sequential:
                    for member_seed, scale in zip(self.seeds, scales)]
         stacked = {name: np.stack([values[name] for values in initial]).reshape(
             self.lead + initial[0][name].shape) for name in initial[0]}
+        _check_representable(stacked, dtype)
         self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
         self.loss: Loss | None = None
         self.optimizer: Optimizer | None = None
@@ -356,16 +357,18 @@ def _initial_values(specs_by_layer: dict, rng, scale: float, lead: tuple = ()) -
             for i, specs in specs_by_layer.items() for spec in specs}
 
 
+def _check_representable(values: dict, dtype: str) -> None:
+    """Initial weights scaled past the largest number of ``dtype`` would become inf there: refuse them."""
+    largest = np.finfo(dtype).max
+    for name, value in values.items():
+        if value.size and np.abs(value).max() > largest:
+            raise ValueError(f"the initial values of {name} exceed the largest {dtype} ({largest:.4g}); the init "
+                             "scale (Dense scale or init_scale) is too large")
+
+
 def _scalar_or_array(values: np.ndarray):
     """A float for one model, a NumPy array with one value per model for a population."""
     return float(values) if values.ndim == 0 else values
-
-
-def _check_seed(seed):
-    """A seed: an int >= 0 or None (fresh entropy)."""
-    if seed is None:
-        return None
-    return checks.count(seed, "seed")
 
 
 def _local(views: dict, index: int) -> dict:

@@ -11,7 +11,7 @@ values, or a schedule returning P values; they act inside the update as arrays o
 """
 from __future__ import annotations
 
-import math
+import weakref
 
 import numpy as np
 
@@ -27,6 +27,10 @@ class Optimizer:
     Subclasses list their state buffers in ``slots`` and their hyperparameters (other than ``lr``)
     in ``hyperparameter_names``; ``self.hyper[name]`` holds each as the update uses it (a float, or
     a ``(P, 1)`` device array for a population).
+
+    An optimizer holds the state of one model: ``bound`` is that model's parameter buffer. Giving it
+    to a second model while the first still exists is refused; :meth:`clone` makes another optimizer
+    with the same settings.
     """
 
     slots: tuple[str, ...] = ()
@@ -36,27 +40,47 @@ class Optimizer:
         self.lr = schedules.check_learning_rate(lr)
         self.t = 0
         self.state: dict[str, FlatBuffer] = {}
-        self.bound: FlatBuffer | None = None
         self.hyper: dict = {}
+        self.frozen = np.zeros((), dtype=bool)
+        self._bound: weakref.ref | None = None
         self._lr_cache: tuple = (None, None)
 
+    @property
+    def bound(self) -> FlatBuffer | None:
+        """The parameters whose state this optimizer holds (None before :meth:`init`, or once that model
+        is gone)."""
+        return self._bound() if self._bound is not None else None
+
     def init(self, params) -> None:
-        """Create zeroed state buffers with the layout of ``params`` (a FlatBuffer)."""
-        self._check_counts(params.lead)
+        """Create zeroed state buffers with the layout of ``params`` (a FlatBuffer).
+
+        Refused, with nothing changed, when the optimizer holds another live model's state or a
+        per-model hyperparameter has the wrong number of values."""
+        if self.bound is not None and self.bound is not params:
+            raise ValueError(f"this {type(self).__name__} already holds the state (step count, moments) of "
+                             "another model; an optimizer belongs to one model. Give each model its own: "
+                             "optimizer.clone() makes one with the same settings")
+        self.check_counts(params.lead)
         self.state = {slot: params.zeros_like() for slot in self.slots}
-        self.bound = params
+        self._bound = weakref.ref(params)
         self.t = 0
         self.frozen = np.zeros(params.lead, dtype=bool)
         self._lr_cache = (None, None)
         self.hyper = {name: per_model_array(params.backend, getattr(self, name), params.lead)
                       for name in self.hyperparameter_names}
 
-    def _check_counts(self, lead: tuple) -> None:
-        """Every per-model hyperparameter has one value per model of ``lead``."""
+    def check_counts(self, lead: tuple) -> None:
+        """Every per-model hyperparameter (a schedule's arguments too) has one value per model of ``lead``."""
+        if isinstance(self.lr, schedules.Schedule):
+            self.lr.check_counts(lead)
         for name in ("lr",) + self.hyperparameter_names:
             value = getattr(self, name)
             if not callable(value) and np.ndim(value):
                 checks.one_per_model(value, name, lead)
+
+    def clone(self) -> Optimizer:
+        """A new optimizer with the same settings (the schedule too) and no state, for another model."""
+        return type(self)(**self._arguments())
 
     def set(self, **values) -> None:
         """Change hyperparameters between epochs (``opt.set(lr=1e-4, beta1=0.95)``), keeping the state.
@@ -66,9 +90,9 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{type(self).__name__} has no hyperparameter {unknown[0]!r}; it has lr and "
                              f"{list(self.hyperparameter_names)}")
-        checked = type(self)(**{**self.get_config(), "lr": self.lr, **values})
+        checked = type(self)(**{**self._arguments(), **values})
         if self.bound is not None:
-            checked._check_counts(self.bound.lead)
+            checked.check_counts(self.bound.lead)
         for name in values:
             setattr(self, name, getattr(checked, name))
             if name == "lr":
@@ -78,20 +102,25 @@ class Optimizer:
 
     def learning_rate(self, epoch: int):
         """The rate for the next update (a float, or one per model as a NumPy array): a schedule is
-        called with the epoch or the step count. Frozen models of a population get 0."""
-        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t)
-        if self.bound is not None and self.bound.lead:
-            return np.where(self.frozen, 0.0, np.broadcast_to(lr, self.bound.lead))
+        called with the epoch or the step count, and what it returns is checked (finite, > 0, one
+        value or one per model). Frozen models of a population get 0."""
+        lead = self.bound.lead if self.bound is not None else ()
+        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t, lead=lead)
+        if lead:
+            return np.where(self.frozen, 0.0, np.broadcast_to(lr, lead))
         return lr
 
     def freeze(self, members) -> None:
-        """Stop updating the given models of a population (their learning rate becomes 0)."""
+        """Stop updating the given models of a population: their learning rate becomes 0 and their
+        gradients are replaced by 0 (a NaN or inf gradient times a zero rate would still be NaN)."""
         self.frozen = self.frozen | np.asarray(members, dtype=bool)
 
     def step(self, params, grads, epoch: int = 0):
         """Apply one update to ``params`` (FlatBuffer) from ``grads``; returns the rate used."""
         lr = self.learning_rate(epoch)
         self.t += 1
+        if self.frozen.any():
+            _zero_rows(grads, self.frozen)
         self.update(params.backend.kernels, params, grads, self._device_lr(params, lr))
         return lr
 
@@ -108,27 +137,34 @@ class Optimizer:
         raise NotImplementedError
 
     def state_dict(self) -> dict:
-        """The step count and each state buffer as a NumPy array (for checkpoints)."""
-        result: dict = {"t": self.t}
+        """The step count, the frozen models of a population and each state buffer as a NumPy array
+        (for checkpoints)."""
+        result: dict = {"t": self.t, "frozen": self.frozen.copy()}
         for slot, buffer in self.state.items():
             result[slot] = to_numpy(buffer.flat)
         return result
 
     def load_state_dict(self, state: dict, params) -> None:
-        """Restore what :meth:`state_dict` returned, on the device of ``params``."""
+        """Restore what :meth:`state_dict` returned, on the device of ``params``, which this optimizer
+        now updates (the state moves with the model)."""
+        self._bound = None
         self.init(params)
         self.t = int(state["t"])
+        self.frozen = np.array(np.broadcast_to(state.get("frozen", False), params.lead), dtype=bool)
         for slot in self.slots:
             if slot in state:
                 self.state[slot].flat[...] = params.backend.asarray(state[slot])
 
+    def _arguments(self) -> dict:
+        """The constructor's arguments as they are now (``lr`` as given: a number, list or schedule)."""
+        return {"lr": self.lr, **{name: getattr(self, name) for name in self.hyperparameter_names}}
+
     def get_config(self) -> dict:
-        config = {name: getattr(self, name) for name in self.hyperparameter_names}
-        config["lr"] = schedules.to_config(self.lr)
-        return config
+        """The constructor's arguments, JSON-serializable (a schedule as its class and arguments)."""
+        return {**self._arguments(), "lr": schedules.to_config(self.lr)}
 
     def __repr__(self):
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        args = ", ".join(f"{key}={value!r}" for key, value in self._arguments().items())
         return f"{type(self).__name__}({args})"
 
 
@@ -154,14 +190,14 @@ class Momentum(Optimizer):
     def __init__(self, lr=0.01, beta=0.9, nesterov: bool = False):
         super().__init__(lr)
         self.beta = checks.averaging_beta(beta, "beta")
-        self.nesterov = bool(nesterov)
+        self.nesterov = checks.flag(nesterov, "nesterov")
 
     def update(self, kernels, params, grads, lr):
         kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr=lr, beta=self.hyper["beta"],
                                 nesterov=self.nesterov)
 
-    def get_config(self):
-        return {**super().get_config(), "nesterov": self.nesterov}
+    def _arguments(self):
+        return {**super()._arguments(), "nesterov": self.nesterov}
 
 
 class RMSprop(Optimizer):
@@ -212,11 +248,18 @@ class AdamW(Adam):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps)
-        self.weight_decay = checks.in_range(weight_decay, "weight_decay", 0.0, math.inf)
+        self.weight_decay = checks.non_negative(weight_decay, "weight_decay")
 
     def update(self, kernels, params, grads, lr):
         kernels.decay_weights(params.decayed(), lr=lr, weight_decay=self.hyper["weight_decay"])
         super().update(kernels, params, grads, lr)
+
+
+def _zero_rows(buffer: FlatBuffer, rows: np.ndarray) -> None:
+    """Set the chosen models' rows of a population's buffer to 0 (whatever they held: NaN, inf)."""
+    backend = buffer.backend
+    chosen = backend.asarray(rows.reshape(rows.shape + (1,)), dtype=backend.xp.bool)
+    buffer.flat[...] = backend.xp.where(chosen, backend.zeros(()), buffer.flat)
 
 
 OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam, AdamW)}
@@ -224,8 +267,8 @@ OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam, AdamW)
 
 def optimizer_from_config(class_name: str, config: dict) -> Optimizer:
     """Rebuild an optimizer from its class name and :meth:`Optimizer.get_config`."""
-    if class_name not in OPTIMIZERS:
+    if not isinstance(class_name, str) or class_name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {class_name!r}; expected one of {sorted(OPTIMIZERS)}")
-    config = dict(config)
-    config["lr"] = schedules.from_config(config["lr"])
-    return OPTIMIZERS[class_name](**config)
+    if not isinstance(config, dict) or "lr" not in config:
+        raise ValueError(f"an optimizer's config must be a dict of its arguments with 'lr', got {config!r}")
+    return OPTIMIZERS[class_name](**{**config, "lr": schedules.from_config(config["lr"])})
