@@ -65,7 +65,7 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
 def test_not_an_xpnet_file(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
-    with pytest.raises(ValueError, match="is not an xpnet model file"):
+    with pytest.raises(xn.ModelFileError, match="not a valid xpnet model file: it has no 'config' entry"):
         xn.load(tmp_path / "other.npz")
 
 
