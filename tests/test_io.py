@@ -124,3 +124,13 @@ def test_old_weight_accessor_names_still_work_with_a_warning():
         weights = model.get_params()
     with pytest.warns(DeprecationWarning, match="set_weights"):
         model.set_params(weights)
+
+
+def test_saving_metadata_that_is_not_json_says_so_and_writes_nothing(tmp_path):
+    model, _, _ = trained()
+    with pytest.raises(TypeError, match=r"cannot save the model: Object of type float32 is not JSON serializable; "
+                                        r"metadata must hold only JSON values"):
+        xn.save(model, tmp_path / "m.npz", metadata={"score": np.float32(0.5)})
+    with pytest.raises(TypeError, match=r"expected an xpnet Sequential model, got dict"):
+        xn.save({"0.W": np.zeros(3)}, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []

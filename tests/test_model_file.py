@@ -281,25 +281,3 @@ def test_a_device_the_saved_backend_cannot_use_names_the_file_and_the_way_out(tm
                                          r".*pass device= \(and backend=\) to load it elsewhere"):
         xn.load(path)
     np.testing.assert_array_equal(xn.load(path, device="cpu").predict(X), predictions)
-
-
-def test_frozen_models_of_a_population_stay_frozen_after_loading(tmp_path):
-    """A diverged model is rolled back and frozen; after a save and load it must not train again."""
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
-    model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(1)], input_dim=3, population=2, seed=[0, 1],
-                          dtype="float64")
-    with np.errstate(all="ignore"):
-        model.fit(X, y, loss="mse", optimizer=xn.SGD([0.01, 1e4]), epochs=2, batch_size=16)
-    assert model.alive.tolist() == [True, False]
-    xn.save(model, tmp_path / "population.npz")
-    loaded = xn.load(tmp_path / "population.npz")
-    loaded.optimizer.set(lr=[0.01, 0.01])  # a rate at which the frozen model would not diverge again
-    before = loaded.get_weights()
-    with np.errstate(all="ignore"):  # the frozen model's outputs overflow
-        loaded.fit(X, y, epochs=2, batch_size=16)
-    assert loaded.history["lr"][-1] == [0.01, 0.0]
-    for name, value in before.items():
-        assert np.all(np.isfinite(value[1]))
-        np.testing.assert_array_equal(loaded.get_weights()[name][1], value[1])
-    assert not np.array_equal(loaded.get_weights()["0.W"][0], before["0.W"][0])  # the live model trains

@@ -50,7 +50,12 @@ def to_arrays(model, metadata: dict | None = None) -> dict:
         config["optimizer"] = {"class": type(optimizer).__name__, "config": optimizer.get_config(),
                                "t": optimizer_state.pop("t")}
         arrays.update({f"optimizer/{slot}": value for slot, value in optimizer_state.items()})
-    arrays["config"] = np.frombuffer(json.dumps(config).encode("utf-8"), dtype=np.uint8)
+    try:
+        text = json.dumps(config)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"cannot save the model: {error}; metadata must hold only JSON values (dicts, lists, "
+                        "strings, numbers, True, False, None)") from error
+    arrays["config"] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
     return arrays
 
 

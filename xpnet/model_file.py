@@ -271,9 +271,21 @@ def _check_history(history, lead: tuple) -> None:
     if len(lengths) != 1 or -1 in lengths:
         raise ValueError("history's per-epoch entries must be lists of one length")
     for key, values in [*epochs.items(), ("iteration_cost", history["iteration_cost"])]:
-        if not isinstance(values, list) or not all(_is_recorded_value(value, lead) for value in values):
+        if not isinstance(values, list) or not _is_record(values, lead):
             raise ValueError(f"history[{key!r}] must be a list of numbers or nulls"
                              + (f" (or lists of {lead[0]}, one per model)" if lead else ""))
+
+
+def _is_record(values: list, lead: tuple) -> bool:
+    """Numbers or nulls (a population: also lists of one per model), checked by NumPy when they are
+    all numbers of one shape (the common case, fast), else one by one."""
+    try:
+        array = np.array(values)
+    except ValueError:  # ragged: numbers mixed with lists
+        array = None
+    if array is not None and array.dtype.kind in "fi" and array.shape in ((len(values),), (len(values),) + lead):
+        return True
+    return all(_is_recorded_value(value, lead) for value in values)
 
 
 def _is_recorded_value(value, lead: tuple) -> bool:

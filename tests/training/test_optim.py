@@ -1,4 +1,6 @@
 """Update rules against torch.optim (float64, 50 steps) and a transcription of the momentum formula."""
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -216,36 +218,46 @@ def test_an_optimizer_with_a_function_as_rate_has_a_repr_and_clones():
     assert twin.lr is optimizer.lr and (twin.beta, twin.nesterov) == (0.8, True) and twin.bound is None
 
 
-def test_frozen_models_stay_frozen_when_the_model_moves():
+def population_with_a_frozen_model(where=None):
+    """Two models; the second diverges in its second epoch, is rolled back and frozen."""
     rng = np.random.default_rng(0)
     X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
     model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(1)], input_dim=3, population=2, seed=[0, 1],
-                          dtype="float64")
+                          dtype="float64", **(where or {}))
     with np.errstate(all="ignore"):
         model.fit(X, y, loss="mse", optimizer=xn.SGD([0.01, 1e4]), epochs=2, batch_size=16)
     assert model.alive.tolist() == [True, False]
-    model.to("cpu")
+    return model, X, y
+
+
+def assert_only_the_first_trained(model, before):
+    for name, value in model.get_weights().items():
+        assert np.all(np.isfinite(value))
+        np.testing.assert_array_equal(value[1], before[name][1])
+    assert not np.array_equal(model.get_weights()["0.W"][0], before["0.W"][0])
+
+
+TRAVELS = {"moved": lambda model, path: model.to("cpu"),
+           "saved": lambda model, path: (xn.save(model, path), xn.load(path))[1],
+           "pickled": lambda model, path: pickle.loads(pickle.dumps(model))}
+
+
+@pytest.mark.parametrize("travel", sorted(TRAVELS))
+def test_frozen_models_stay_frozen_when_the_model_is_moved_saved_or_pickled(tmp_path, travel):
+    model, X, y = population_with_a_frozen_model()
+    model = TRAVELS[travel](model, tmp_path / "population.npz")
     model.optimizer.set(lr=[0.01, 0.01])  # a rate at which the frozen model would not diverge again
     before = model.get_weights()
     with np.errstate(all="ignore"):  # the frozen model's outputs overflow
         model.fit(X, y, epochs=1, batch_size=16)
     assert model.history["lr"][-1] == [0.01, 0.0]
-    for name, value in before.items():
-        assert np.all(np.isfinite(value[1]))
-        np.testing.assert_array_equal(model.get_weights()[name][1], value[1])
+    assert_only_the_first_trained(model, before)
 
 
 def test_a_frozen_model_keeps_its_last_finite_weights_while_the_others_train(where):
     """Its rate is 0, but 0 times an inf gradient is NaN: its gradients are ignored instead."""
-    rng = np.random.default_rng(0)
-    X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
-    model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(1)], input_dim=3, population=2, seed=[0, 1],
-                          dtype="float64", **where)
+    model, X, y = population_with_a_frozen_model(where)
+    before = model.get_weights()
     with np.errstate(all="ignore"):
-        model.fit(X, y, loss="mse", optimizer=xn.SGD([0.01, 1e4]), epochs=2, batch_size=16)
-        assert model.alive.tolist() == [True, False]
-        frozen = model.get_weights()
         model.fit(X, y, epochs=3, batch_size=16)
-    for name, value in model.get_weights().items():
-        assert np.all(np.isfinite(value))
-        np.testing.assert_array_equal(value[1], frozen[name][1])
+    assert_only_the_first_trained(model, before)

@@ -153,3 +153,8 @@ def test_every_schedule_takes_one_value_per_model():
 def test_an_unknown_saved_schedule_is_a_clear_error():
     with pytest.raises(ValueError, match=r"unknown learning-rate schedule 'Nope'; expected one of \['Cosine"):
         S.from_config({"schedule": "Nope", "lr0": 0.1})
+
+
+def test_per_step_needs_a_function():
+    with pytest.raises(TypeError, match=r"per_step needs a function of the update step, got 0.1"):
+        S.per_step(0.1)

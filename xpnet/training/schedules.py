@@ -171,6 +171,8 @@ class PerStep(Schedule):
 
 def per_step(function) -> PerStep:
     """Use ``function(step) -> lr`` as a per-update schedule."""
+    if not callable(function):
+        raise TypeError(f"per_step needs a function of the update step, got {function!r}")
     return PerStep(function)
 
 
@@ -198,6 +200,8 @@ def evaluate(lr, epoch: int, step: int, lead: tuple = ()):
     if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < math.inf:
         return float(rate)  # the common case, checked cheaply: this runs once per update
     when = f"step {step} (epoch {epoch})" if by_step else f"epoch {epoch}"
+    if isinstance(rate, (np.ndarray, np.generic)):
+        rate = rate.tolist()  # shown as plain numbers in the error
     checked = checks.per_model_numbers(rate, f"the learning rate that {describe(lr)} gave at {when}, counting "
                                        "from 0,", lambda values: values > 0,
                                        "a finite number > 0 (or one per model)", lead)
