@@ -134,6 +134,13 @@ def test_a_missing_folder_or_a_folder_as_target_is_a_clear_error(tmp_path):
         save_model(tmp_path)
 
 
+def test_a_device_or_pipe_is_not_replaced(tmp_path):
+    os.mkfifo(tmp_path / "pipe")
+    with pytest.raises(OSError, match=r"cannot write .*pipe': it is not a regular file"):
+        save_table(tmp_path / "pipe")
+    assert stat.S_ISFIFO((tmp_path / "pipe").stat().st_mode) and temporaries(tmp_path) == []
+
+
 def stale(tmp_path, token: str, name="m.npz", age_s=60.0):
     """A temporary file as a killed writer leaves it, ``age_s`` old (negative: from the future)."""
     path = tmp_path / f".{name}.{token * 16}.xpnet-tmp{os.path.splitext(name)[1]}"

@@ -281,3 +281,31 @@ def test_a_device_the_saved_backend_cannot_use_names_the_file_and_the_way_out(tm
                                          r".*pass device= \(and backend=\) to load it elsewhere"):
         xn.load(path)
     np.testing.assert_array_equal(xn.load(path, device="cpu").predict(X), predictions)
+
+
+def test_an_entry_claiming_more_than_its_compressed_bytes_can_hold_is_refused(tmp_path, saved):
+    """A zip's sizes are declarations: one that no stored or deflated data can match is refused unread."""
+    arrays, _, _, _ = saved
+    path = write(tmp_path / "m.npz", arrays)
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo("params/0.W.npy")
+    central = data.index(b"params/0.W.npy", data.index(b"PK\x01\x02")) - 46  # its central directory record
+    data[central + 24:central + 28] = (10 ** 9).to_bytes(4, "little")  # the declared uncompressed size
+    path.write_bytes(bytes(data))
+    with pytest.raises(xn.ModelFileError, match=rf"'params/0.W' claims 1000000000 bytes, more than its "
+                                                rf"{info.compress_size} compressed bytes can hold"):
+        xn.load(path)
+
+
+def test_only_stored_or_deflated_entries_are_read(tmp_path, saved):
+    arrays, _, _, _ = saved
+    path = tmp_path / "m.npz"
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_BZIP2) as archive:
+        for name, value in arrays.items():
+            with archive.open(name + ".npy", "w") as entry:
+                np.lib.format.write_array(entry, value)
+    with pytest.raises(xn.ModelFileError, match=r"is compressed with method 12; xpnet.save stores arrays"):
+        xn.load(path)
+    np.savez_compressed(path, **arrays)
+    xn.load(path)

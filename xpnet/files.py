@@ -85,6 +85,9 @@ def _resolved_target(path) -> str:
         raise FileNotFoundError(errno.ENOENT, f"cannot write {os.fspath(path)!r}: there is no folder {directory!r}")
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {os.fspath(path)!r}: it is a folder")
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise OSError(errno.EINVAL, f"cannot write {os.fspath(path)!r}: it is not a regular file (a device or "
+                                    "pipe would be replaced, not written)")
     return target
 
 

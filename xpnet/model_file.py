@@ -20,6 +20,7 @@ import contextlib
 import dataclasses
 import json
 import math
+import os
 import zipfile
 import zlib
 
@@ -38,6 +39,9 @@ VERSION = 1
 CONFIG_KEYS = frozenset({"format", "version", "input_dim", "dtype", "device", "backend", "seed", "population",
                          "layers", "epoch", "loss", "history", "optimizer", "alive", "random", "metadata"})
 RANDOM_KEYS = frozenset({"backend", "device", "model", "shuffle"})
+
+#: The largest ratio of an entry's size to its compressed size: 1 stored, 1032 deflated (deflate's limit).
+_MOST_EXPANDED = {zipfile.ZIP_STORED: 1, zipfile.ZIP_DEFLATED: 1032}
 
 #: What reading an untrusted zip archive or ``.npy`` header can raise besides ``ModelFileError``.
 _DAMAGED = (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, zlib.error, ValueError, TypeError, KeyError,
@@ -80,7 +84,8 @@ class Archive:
 
     def __init__(self, path: str):
         self.source = path
-        self.file = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self.file = open(path, "rb")  # noqa: SIM115 (closed by __exit__)
+        self.size = os.fstat(self.file.fileno()).st_size
         try:
             self.zip = zipfile.ZipFile(self.file)
             self.entries = self._read_headers()
@@ -107,9 +112,22 @@ class Archive:
             name = info.filename[:-len(".npy")]
             if name in entries:
                 raise ModelFileError(f"the archive holds {name!r} twice", self.source)
+            self._check_sizes(info, name)
             with self.zip.open(info) as stream:
                 entries[name] = _read_header(stream, name, info.file_size, self.source)
         return entries
+
+    def _check_sizes(self, info: zipfile.ZipInfo, name: str) -> None:
+        """An entry is stored or deflated, its compressed bytes lie inside the file, and its declared
+        size is one they can expand to; so the arrays read are at most ~1032 times the file's size."""
+        if info.compress_type not in _MOST_EXPANDED:
+            raise ModelFileError(f"the array {name!r} is compressed with method {info.compress_type}; xpnet.save "
+                                 "stores arrays (np.savez) or deflates them (np.savez_compressed)", self.source)
+        if info.header_offset + info.compress_size > self.size:
+            raise ModelFileError(f"the array {name!r} ends past the end of the file (truncated?)", self.source)
+        if info.file_size > _MOST_EXPANDED[info.compress_type] * info.compress_size + 64:
+            raise ModelFileError(f"the array {name!r} claims {info.file_size} bytes, more than its "
+                                 f"{info.compress_size} compressed bytes can hold", self.source)
 
     def read(self, name: str) -> np.ndarray:
         """The array ``name``, after its entry's checksum is verified."""
