@@ -98,7 +98,9 @@ CONFIG_EDITS = [
     (lambda c: c.update(backend="jax"), r"config: backend must be one of"),
     (lambda c: c.update(loss="hinge"), r"config: loss must be one of"),
     (lambda c: c.update(seed=[1, 2]), r"config: seed has 2 values, one per model, which needs a population"),
-    (lambda c: c.update(alive=[True]), r"config: alive must be true or false, got \[True\]"),
+    (lambda c: c.update(alive=[True]), r"config: alive must be true \(a single model\), got \[True\]"),
+    (lambda c: c.update(alive=False), r"config: alive must be true \(a single model\), got False"),
+    (lambda c: c.update(version=True), r"config: format 'xpnet-model' version True"),
     (lambda c: c.update(population=10 ** 30), r"config: alive must be a list of 10{30} true/false values"),
     (lambda c: c.update(layers=[]), r"config: layers must be a non-empty list"),
     (lambda c: c["layers"][0].update({"class": "Conv2D"}), r"config: layers\[0\]: unknown layer 'Conv2D'"),
@@ -109,7 +111,9 @@ CONFIG_EDITS = [
     (lambda c: c["history"]["history"].update(loss="x"), r"config: history's per-epoch entries must be lists"),
     (lambda c: c["history"]["history"].update(loss=["x", "y"]), r"config: history\['loss'\] must be a list of numbers"),
     (lambda c: c["history"].update(iteration_cost=[[1.0]]), r"config: history\['iteration_cost'\] must be"),
-    (lambda c: c["random"].update(device=3), r"config: random must be"),
+    (lambda c: c["random"].update(device="cuda"), r"config: random was saved for backend='numpy', device='cuda', "
+                                                   r"not the model's 'numpy', 'cpu'"),
+    (lambda c: c.update(random=[]), r"config: random must be"),
 ]
 
 
@@ -276,7 +280,8 @@ def test_unpickling_checks_the_data_like_loading(saved):
 
 def test_a_device_the_saved_backend_cannot_use_names_the_file_and_the_way_out(tmp_path, saved):
     arrays, config, predictions, X = saved
-    path = write(tmp_path / "m.npz", arrays, edited(config, lambda c: c.update(device="tpu")))
+    path = write(tmp_path / "m.npz", arrays, edited(config, lambda c: (c.update(device="tpu"),
+                                                                     c["random"].update(device="tpu"))))
     with pytest.raises(ValueError, match=r"m.npz was saved on backend='numpy', device='tpu': device must be 'cpu' "
                                          r".*pass device= \(and backend=\) to load it elsewhere"):
         xn.load(path)

@@ -220,7 +220,7 @@ def _check_config(config: dict) -> CheckedModel:
     if missing or unknown:
         raise ValueError(f"missing {missing}, unknown {unknown}" if missing and unknown else
                          f"missing {missing}" if missing else f"unknown entries {unknown}")
-    if config["format"] != FORMAT or config["version"] != VERSION:
+    if config["format"] != FORMAT or config["version"] != VERSION or isinstance(config["version"], bool):
         raise ValueError(f"format {config['format']!r} version {config['version']!r}; this xpnet reads "
                          f"{FORMAT!r} version {VERSION}")
     input_dim = checks.positive_int(config["input_dim"], "input_dim")
@@ -237,7 +237,7 @@ def _check_config(config: dict) -> CheckedModel:
     if config["loss"] is not None:
         _one_of(config["loss"], "loss", tuple(LOSSES))
     _check_history(config["history"], lead)
-    _check_random(config["random"])
+    _check_random(config["random"], config["backend"], config["device"])
     return CheckedModel(config, lead, layers, params, states, _optimizer(config["optimizer"], lead))
 
 
@@ -314,7 +314,7 @@ def _is_recorded_value(value, lead: tuple) -> bool:
 
 
 def _is_number_or_null(value) -> bool:
-    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+    return value is None or isinstance(value, (int, float))
 
 
 def _check_seeds(seed, lead: tuple) -> None:
@@ -326,19 +326,23 @@ def _check_seeds(seed, lead: tuple) -> None:
 
 
 def _check_alive(alive, lead: tuple) -> None:
+    """One true/false per model of a population; a single model is always alive (it never freezes)."""
     if lead:
         valid = isinstance(alive, list) and len(alive) == lead[0] and all(isinstance(v, bool) for v in alive)
     else:
-        valid = isinstance(alive, bool)
+        valid = alive is True
     if not valid:
-        expected = f"a list of {lead[0]} true/false values" if lead else "true or false"
+        expected = f"a list of {lead[0]} true/false values" if lead else "true (a single model)"
         raise ValueError(f"alive must be {expected}, got {alive!r}")
 
 
-def _check_random(random) -> None:
-    if (not isinstance(random, dict) or set(random) != RANDOM_KEYS
-            or not all(isinstance(random[key], str) for key in ("backend", "device"))):
+def _check_random(random, backend: str, device: str) -> None:
+    """The random streams' states, saved from the model's own backend and device."""
+    if not isinstance(random, dict) or set(random) != RANDOM_KEYS:
         raise ValueError(f"random must be {{'backend', 'device', 'model', 'shuffle'}}, got {random!r}")
+    if (random["backend"], random["device"]) != (backend, device):
+        raise ValueError(f"random was saved for backend={random['backend']!r}, device={random['device']!r}, "
+                         f"not the model's {backend!r}, {device!r}")
 
 
 def expected_entries(checked: CheckedModel) -> dict:

@@ -119,7 +119,7 @@ class Optimizer:
         """Apply one update to ``params`` (FlatBuffer) from ``grads``; returns the rate used."""
         lr = self.learning_rate(epoch)
         self.t += 1
-        if self.frozen.any():
+        if params.lead and self.frozen.any():
             _zero_rows(grads, self.frozen)
         self.update(params.backend.kernels, params, grads, self._device_lr(params, lr))
         return lr
