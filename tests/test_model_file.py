@@ -314,3 +314,39 @@ def test_only_stored_or_deflated_entries_are_read(tmp_path, saved):
         xn.load(path)
     np.savez_compressed(path, **arrays)
     xn.load(path)
+
+
+ODD_VALUES = [None, True, -1, 0, 2.5, float("nan"), "x", [], [1, 2], {}, 10 ** 30]
+
+
+def every_path(value, prefix=()):
+    """Every place in a JSON document, as a tuple of keys and indices (lists: their first two items)."""
+    yield prefix
+    items = value.items() if isinstance(value, dict) else enumerate(value[:2]) if isinstance(value, list) else ()
+    for key, item in items:
+        yield from every_path(item, prefix + (key,))
+
+
+def test_any_config_field_changed_to_an_odd_value_is_refused_or_loads_whole(saved):
+    """Every field of the config, one at a time, set to each odd value: a ModelFileError, or a model
+    that predicts and survives another save and load."""
+    arrays, config, _, X = saved
+    outcomes = {"refused": 0, "loaded": 0}
+    for path in [path for path in every_path(config) if path and path[0] != "metadata"]:
+        for value in ODD_VALUES:
+            changed = copy.deepcopy(config)
+            parent = changed
+            for key in path[:-1]:
+                parent = parent[key]
+            parent[path[-1]] = value
+            text = json.dumps(changed).encode()
+            try:
+                model = io.from_arrays({**arrays, "config": np.frombuffer(text, dtype=np.uint8)})
+            except xn.ModelFileError:
+                outcomes["refused"] += 1
+                continue
+            if model.loss is not None:
+                model.predict(X)
+            io.from_arrays(io.to_arrays(model))
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > 600 and outcomes["loaded"] > 100
