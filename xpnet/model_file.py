@@ -12,7 +12,9 @@ a file is checked in this order, reading no array data until the end:
 
 Any failure raises :class:`ModelFileError`. Memory use is thus bounded by the arrays the file
 declares and the config implies: a small file that declares a huge network is refused before
-anything of that size is allocated. Pickled (object) arrays are refused.
+anything of that size is allocated. Entries must be stored or deflated, and a declared size must be
+one their compressed bytes can expand to, so what is read is at most ~1032 times the file's size
+even when the zip's sizes lie. Pickled (object) arrays are refused.
 """
 from __future__ import annotations
 
@@ -183,15 +185,15 @@ def check(entries: dict, read, source: str) -> CheckedModel:
     if config_entry.dtype != np.uint8 or len(config_entry.shape) != 1:
         raise ModelFileError(f"its 'config' entry must be uint8 bytes, got {config_entry.dtype} of shape "
                              f"{config_entry.shape}", source)
-    config = parse_config(read("config"), source)
+    config = _parse_config(read("config"), source)
     with _reason("config", source):
         checked = _check_config(config)
-    expected = expected_entries(checked)
+    expected = _expected_entries(checked)
     _compare(entries, expected, source)
     return checked
 
 
-def parse_config(raw: np.ndarray, source: str) -> dict:
+def _parse_config(raw: np.ndarray, source: str) -> dict:
     """The JSON object stored as bytes in ``raw``."""
     try:
         config = json.loads(raw.tobytes().decode("utf-8"))
@@ -345,7 +347,7 @@ def _check_random(random, backend: str, device: str) -> None:
                          f"not the model's {backend!r}, {device!r}")
 
 
-def expected_entries(checked: CheckedModel) -> dict:
+def _expected_entries(checked: CheckedModel) -> dict:
     """Every array the config implies: name -> (shape, dtype)."""
     lead, dtype = checked.lead, np.dtype(checked.config["dtype"])
     expected: dict[str, Entry | None] = {"config": None}  # the config's own entry was checked first
