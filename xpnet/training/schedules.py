@@ -198,7 +198,10 @@ def evaluate(lr, epoch: int, step: int, lead: tuple = ()):
     by_step = getattr(lr, "unit", "epoch") == "step"
     rate = lr(step if by_step else epoch)
     if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < math.inf:
-        return float(rate)  # the common case, checked cheaply: this runs once per update
+        return float(rate)  # the common cases, checked cheaply: this runs once per update
+    if (isinstance(rate, np.ndarray) and rate.dtype.kind == "f" and rate.shape in ((), lead)
+            and np.all((rate > 0) & (rate < math.inf))):
+        return np.asarray(rate, dtype=np.float64) if rate.ndim else float(rate)
     when = f"step {step} (epoch {epoch})" if by_step else f"epoch {epoch}"
     if isinstance(rate, (np.ndarray, np.generic)):
         rate = rate.tolist()  # shown as plain numbers in the error
