@@ -37,3 +37,15 @@ def test_one_value_per_model_is_checked_against_the_population():
 def test_hyperparameters_must_be_finite_and_in_range(value):
     with pytest.raises(ValueError, match="must be"):
         checks.positive(value, "eps")
+
+
+@pytest.mark.parametrize("value", [True, "0.1", [0.1, "0.2"], [], [[0.1]], None, {"lr": 0.1}])
+def test_numbers_must_be_real_numbers_not_look_alikes(value):
+    with pytest.raises(ValueError, match=r"eps must be a finite number > 0 \(or one per model\), got"):
+        checks.positive(value, "eps")
+
+
+def test_a_single_number_setting_refuses_one_per_model():
+    assert checks.positive(np.float32(0.5), "alpha", per_model=False) == 0.5
+    with pytest.raises(ValueError, match=r"alpha must be a finite number > 0 \(a single number\), got \[0.5, 0.5\]"):
+        checks.positive([0.5, 0.5], "alpha", per_model=False)

@@ -105,3 +105,38 @@ def test_set_params_checks_names_and_shapes():
         model.set_weights({"0.V": np.zeros((3, 2))})
     with pytest.raises(ValueError, match=r"set_weights\['0.W'\] must have shape \(3, 2\), got \(2, 3\)"):
         model.set_weights({"0.W": np.zeros((2, 3))})
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: xn.Dense(3, init="normal", scale=float("nan")), ValueError, r"Dense scale must be a finite number > 0 "
+                                                                          r"\(a single number\), got nan"),
+    (lambda: xn.Dense(3, scale=[1.0, 2.0]), ValueError, r"Dense scale must be .* \(a single number\), got \[1.0"),
+    (lambda: xn.Dense(3, use_bias="no"), TypeError, r"Dense use_bias must be True or False, got 'no'"),
+    (lambda: xn.Dense(3, init=["he"]), ValueError, r"init must be one of .* got \['he'\]"),
+    (lambda: xn.BatchNorm(momentum=[0.9, 0.5]), ValueError, r"BatchNorm momentum .* \(a single number\)"),
+    (lambda: xn.BatchNorm(eps=[1e-5, 1e-3]), ValueError, r"BatchNorm eps must be .* \(a single number\)"),
+    (lambda: xn.LeakyReLU([0.1, 0.2]), ValueError, r"LeakyReLU alpha must be in \[0.0, 1.0\] \(a single number\)"),
+    (lambda: xn.Dropout("0.5"), ValueError, r"Dropout rate must be in \[0, 1\)"),
+])
+def test_layer_arguments_are_checked(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize("init, message", [
+    (lambda rng, shape, scale: np.full(shape, np.nan), r"Dense init=.* \(scale=None\) gave NaN or inf weights"),
+    (lambda rng, shape, scale: np.zeros(3), r"Dense init=.* must give weights of shape \(2, 4\), got shape \(3,\)"),
+])
+def test_initial_weights_must_be_finite_and_of_the_right_shape(init, message):
+    with pytest.raises(ValueError, match=message):
+        xn.Sequential([xn.Dense(4, init=init)], input_dim=2)
+
+
+@pytest.mark.parametrize("layer, init_scale", [(xn.Dense(4, init="normal", scale=1e300), 1.0),
+                                               (xn.Dense(4), 1e300)], ids=["Dense scale", "init_scale"])
+def test_initial_weights_must_fit_the_dtype(layer, init_scale):
+    with pytest.raises(ValueError, match=r"the initial values of 0.W exceed the largest float32 \(3.403e\+38\); the "
+                                         r"init scale \(Dense scale or init_scale\) is too large"):
+        xn.Sequential([layer], input_dim=2, init_scale=init_scale)
+    assert np.all(np.isfinite(xn.Sequential([layer], input_dim=2, dtype="float64", init_scale=init_scale)
+                              .get_weights()["0.W"]))

@@ -65,7 +65,7 @@ def test_a_failed_save_leaves_the_old_file_intact(tmp_path, monkeypatch):
 
 def test_not_an_xpnet_file(tmp_path):
     np.savez(tmp_path / "other.npz", weights=np.zeros(3))
-    with pytest.raises(ValueError, match="is not an xpnet model file"):
+    with pytest.raises(xn.ModelFileError, match="not a valid xpnet model file: it has no 'config' entry"):
         xn.load(tmp_path / "other.npz")
 
 
@@ -124,3 +124,13 @@ def test_old_weight_accessor_names_still_work_with_a_warning():
         weights = model.get_params()
     with pytest.warns(DeprecationWarning, match="set_weights"):
         model.set_params(weights)
+
+
+def test_saving_metadata_that_is_not_json_says_so_and_writes_nothing(tmp_path):
+    model, _, _ = trained()
+    with pytest.raises(TypeError, match=r"cannot save the model: Object of type float32 is not JSON serializable; "
+                                        r"metadata must hold only JSON values"):
+        xn.save(model, tmp_path / "m.npz", metadata={"score": np.float32(0.5)})
+    with pytest.raises(TypeError, match=r"expected an xpnet Sequential model, got dict"):
+        xn.save({"0.W": np.zeros(3)}, tmp_path / "m.npz")
+    assert list(tmp_path.iterdir()) == []

@@ -6,6 +6,7 @@ from xpnet.data import split_validation
 from xpnet.gradcheck import GradientCheckReport, gradient_check
 from xpnet.io import load, save
 from xpnet.model import Sequential
+from xpnet.model_file import ModelFileError
 from xpnet.nn.layers import BatchNorm, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
 from xpnet.nn.losses import BinaryCrossEntropy, MeanSquaredError, SoftmaxCrossEntropy
 from xpnet.training import DivergenceError, callbacks, schedules
@@ -17,8 +18,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Adam", "AdamW", "BatchNorm", "BinaryCrossEntropy", "Dense", "DivergenceError", "Dropout", "EWA",
-    "GradientCheckReport", "History", "LeakyReLU", "MeanSquaredError", "Momentum", "ReLU", "RMSprop",
-    "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "callbacks", "datasets",
-    "gradient_check", "load", "plot", "resolve_backend", "save", "schedules", "split_validation", "to_numpy",
-    "tune",
+    "GradientCheckReport", "History", "LeakyReLU", "MeanSquaredError", "ModelFileError", "Momentum", "ReLU",
+    "RMSprop", "SGD", "Sequential", "Sigmoid", "SoftmaxCrossEntropy", "Tanh", "callbacks", "datasets",
+    "gradient_check", "load", "plot", "resolve_backend", "save", "schedules", "split_validation",
+    "to_numpy", "tune",
 ]

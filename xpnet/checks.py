@@ -2,8 +2,6 @@
 that names the argument, the value seen and what was expected."""
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 
@@ -31,24 +29,40 @@ def population(value) -> tuple:
     return (int(value),)
 
 
-def per_model_numbers(value, name: str, accept, expected: str, lead: tuple | None = None):
-    """``value`` as a float, or as a list with one float per model of a population.
+def seed(value):
+    """A random seed: an int >= 0, or None (fresh entropy)."""
+    return None if value is None else count(value, "seed")
 
-    Every entry must be finite and pass ``accept`` (a function of a float64 array returning booleans);
-    otherwise ``ValueError("{name} must be {expected}, got {value!r}")``. With ``lead`` (the model's
-    population axes), a list must have one value per model and needs a population.
+
+def per_model_numbers(value, name: str, accept, expected: str, lead: tuple | None = None,
+                      per_model: bool = True):
+    """``value`` as a float, or (``per_model``) as a list with one float per model of a population.
+
+    Every entry must be a real number (not a bool or a string), finite, and pass ``accept`` (a
+    function of a float64 array returning booleans); otherwise
+    ``ValueError("{name} must be {expected}, got {value!r}")``. With ``lead`` (the model's population
+    axes), a list must have one value per model and needs a population.
     """
-    try:
-        values = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        values = np.asarray(math.nan)
-    if isinstance(value, bool) or values.ndim > 1 or not np.all(accept(values) & np.isfinite(values)):
+    values = _real_numbers(value)
+    if (values is None or values.ndim > int(per_model) or values.size == 0
+            or not np.all(accept(values) & np.isfinite(values))):
         raise ValueError(f"{name} must be {expected}, got {value!r}")
     if values.ndim == 0:
         return float(values)
     if lead is not None:
         _check_one_each(name, len(values), lead)
     return values.tolist()
+
+
+def _real_numbers(value) -> np.ndarray | None:
+    """``value`` as a float64 array when it holds only ints and floats (Python or NumPy), else None."""
+    try:
+        raw = np.asarray(value)
+    except (TypeError, ValueError):
+        return None
+    if raw.dtype.kind not in "iuf":
+        return None
+    return raw.astype(np.float64)
 
 
 def one_per_model(value, name: str, lead: tuple) -> list:
@@ -68,28 +82,40 @@ def _check_one_each(name: str, given: int, lead: tuple) -> None:
         raise ValueError(f"{name} has {given} values; a population of {lead[0]} models needs one each")
 
 
-def in_range(value, name: str, low: float, high: float, high_open: bool = False, lead: tuple | None = None):
+def in_range(value, name: str, low: float, high: float, high_open: bool = False, lead: tuple | None = None,
+             per_model: bool = True):
     """A finite number (or one per model) with ``low <= value <= high`` (``< high`` if ``high_open``)."""
     def accept(values):
         return (values >= low) & ((values < high) if high_open else (values <= high))
 
     bound = ")" if high_open else "]"
-    return per_model_numbers(value, name, accept, f"in [{low}, {high}{bound} (or one such value per model)",
-                             lead)
+    return per_model_numbers(value, name, accept, _expected(f"in [{low}, {high}{bound}", per_model), lead,
+                             per_model)
 
 
-def averaging_beta(value, name: str, lead: tuple | None = None):
+def averaging_beta(value, name: str, lead: tuple | None = None, per_model: bool = True):
     """An exponential-average weight in [0, 1) (or one per model)."""
-    return in_range(value, name, 0.0, 1.0, high_open=True, lead=lead)
+    return in_range(value, name, 0.0, 1.0, high_open=True, lead=lead, per_model=per_model)
 
 
-def positive(value, name: str, lead: tuple | None = None):
+def positive(value, name: str, lead: tuple | None = None, per_model: bool = True):
     """A finite number > 0 (or one per model)."""
-    return per_model_numbers(value, name, lambda values: values > 0, "> 0 (or one such value per model)",
-                             lead)
+    return per_model_numbers(value, name, lambda values: values > 0, _expected("a finite number > 0", per_model),
+                             lead, per_model)
 
 
-def non_negative(value, name: str, lead: tuple | None = None):
+def non_negative(value, name: str, lead: tuple | None = None, per_model: bool = True):
     """A finite number >= 0 (or one per model)."""
     return per_model_numbers(value, name, lambda values: values >= 0,
-                             "a finite number >= 0 (or one per model)", lead)
+                             _expected("a finite number >= 0", per_model), lead, per_model)
+
+
+def flag(value, name: str) -> bool:
+    """A bool (Python or NumPy), not a value that merely looks true or false."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _expected(what: str, per_model: bool) -> str:
+    return f"{what} (or one per model)" if per_model else f"{what} (a single number)"

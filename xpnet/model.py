@@ -50,24 +50,24 @@ class Sequential:
     def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
                  seed: int | None = 0, backend: str | None = None, fast: bool | None = None,
                  population: int | None = None, init_scale=1.0, loss=None):
-        self.layers = _check_layers(layers)
+        self.layers = check_layers(layers)
         self.input_dim = checks.positive_int(input_dim, "input_dim")
         self.lead = checks.population(population)
-        self.seeds = [_check_seed(value) for value in checks.one_per_model(seed, "seed", self.lead)]
+        self.seeds = [checks.seed(value) for value in checks.one_per_model(seed, "seed", self.lead)]
         self.seed = seed
         self.fast = fast
         scales = [checks.positive(scale, "init_scale")
                   for scale in checks.one_per_model(init_scale, "init_scale", self.lead)]
         self.backend = resolve_backend(backend, device, dtype, self.seeds[0], fast)
-        self.output_dim = self._build_layers()
-        specs = {i: layer.param_specs() for i, layer in enumerate(self.layers)}
-        states = {i: layer.state_specs() for i, layer in enumerate(self.layers)}
-        self.param_layout = Layout(_qualified(specs))
-        self.state_layout = Layout(_qualified(states))
+        self.output_dim, specs, states = architecture(self.layers, self.input_dim, self.lead)
+        _warn_about_cancelled_biases(self.layers)
+        self.param_layout = Layout(specs)
+        self.state_layout = Layout(states)
         initial = [_initial_values(specs, np.random.default_rng(member_seed), scale)
                    for member_seed, scale in zip(self.seeds, scales)]
         stacked = {name: np.stack([values[name] for values in initial]).reshape(
             self.lead + initial[0][name].shape) for name in initial[0]}
+        _check_representable(stacked, dtype)
         self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
         self.loss: Loss | None = get_loss(loss) if loss is not None else None
         self.optimizer: Optimizer | None = None
@@ -79,18 +79,6 @@ class Sequential:
         self._classes: np.ndarray | None = None
 
     # construction ----------------------------------------------------------------------------
-
-    def _build_layers(self) -> int:
-        width = self.input_dim
-        for layer, following in zip(self.layers, self.layers[1:] + [None]):
-            width = layer.build(width, self.lead)
-            if isinstance(layer, Dense) and isinstance(following, BatchNorm):
-                if layer.use_bias:
-                    warnings.warn("Dense(use_bias=True) before BatchNorm: the bias is cancelled by the "
-                                  "mean subtraction; leave use_bias unset to drop it", stacklevel=3)
-                else:
-                    layer.has_bias = False
-        return width
 
     def _allocate(self, params: dict, state: dict) -> None:
         """Create the flat buffers on the backend from host values and bind every layer's views."""
@@ -447,7 +435,8 @@ class EvaluationPrograms:
         return program
 
 
-def _check_layers(layers) -> list:
+def check_layers(layers) -> list:
+    """``layers`` as a list of distinct xpnet layers that can form a model, or a clear error."""
     layers = list(layers) if isinstance(layers, (list, tuple)) else layers
     if not isinstance(layers, list) or not layers:
         raise ValueError(f"layers must be a non-empty list of xpnet layers, got {layers!r}")
@@ -462,23 +451,45 @@ def _check_layers(layers) -> list:
     return layers
 
 
-def _qualified(specs_by_layer: dict) -> list:
-    """Layer-local specs renamed ``"<index>.<name>"``, in layer order."""
-    return [dataclasses.replace(spec, name=f"{i}.{spec.name}")
-            for i, specs in specs_by_layer.items() for spec in specs]
+def architecture(layers: list, input_dim: int, lead: tuple = ()) -> tuple[int, list, list]:
+    """Build ``layers`` in order for ``input_dim`` features and the population axes ``lead``; return the
+    output width and the parameter and state specs, named ``"<layer index>.<name>"`` with one model's
+    shapes. Nothing is allocated. A Dense directly before BatchNorm loses its bias unless
+    ``use_bias=True`` (the mean subtraction cancels it)."""
+    width = input_dim
+    for layer, following in zip(layers, layers[1:] + [None]):
+        width = layer.build(width, lead)
+        if isinstance(layer, Dense) and isinstance(following, BatchNorm) and not layer.use_bias:
+            layer.has_bias = False
+    return (width, _named_specs(layers, lambda layer: layer.param_specs()),
+            _named_specs(layers, lambda layer: layer.state_specs()))
 
 
-def _initial_values(specs_by_layer: dict, rng, scale: float, lead: tuple = ()) -> dict:
+def _named_specs(layers: list, specs_of) -> list:
+    """Every layer's specs (``specs_of(layer)``), renamed ``"<layer index>.<name>"``, in layer order."""
+    return [dataclasses.replace(spec, name=f"{i}.{spec.name}") for i, layer in enumerate(layers)
+            for spec in specs_of(layer)]
+
+
+def _warn_about_cancelled_biases(layers: list) -> None:
+    for layer, following in zip(layers, layers[1:]):
+        if isinstance(layer, Dense) and isinstance(following, BatchNorm) and layer.use_bias:
+            warnings.warn("Dense(use_bias=True) before BatchNorm: the bias is cancelled by the mean "
+                          "subtraction; leave use_bias unset to drop it", stacklevel=3)
+
+
+def _initial_values(specs: list, rng, scale: float, lead: tuple = ()) -> dict:
     """Starting values drawn in layer order from ``rng``; ``scale`` multiplies the decayed weights."""
-    return {f"{i}.{spec.name}": spec.initial(rng, lead + spec.shape) * (scale if spec.decayed else 1.0)
-            for i, specs in specs_by_layer.items() for spec in specs}
+    return {spec.name: spec.initial(rng, lead + spec.shape) * (scale if spec.decayed else 1.0) for spec in specs}
 
 
-def _check_seed(seed):
-    """A seed: an int >= 0 or None (fresh entropy)."""
-    if seed is None:
-        return None
-    return checks.count(seed, "seed")
+def _check_representable(values: dict, dtype: str) -> None:
+    """Initial weights scaled past the largest number of ``dtype`` would become inf there: refuse them."""
+    largest = np.finfo(dtype).max
+    for name, value in values.items():
+        if value.size and np.abs(value).max() > largest:
+            raise ValueError(f"the initial values of {name} exceed the largest {dtype} ({largest:.4g}); the init "
+                             "scale (Dense scale or init_scale) is too large")
 
 
 def _local(views: dict, index: int) -> dict:

@@ -16,13 +16,13 @@ file            columns
 """
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import os
-import tempfile
 
 import numpy as np
+
+from xpnet import files
 
 FORMATS = (".csv", ".npy", ".npz", ".parquet")
 
@@ -212,23 +212,6 @@ def _listing(names, limit: int = 12) -> str:
     return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
-@contextlib.contextmanager
-def atomic_path(path):
-    """A temporary path beside ``path``, with the same suffix, that is renamed to ``path`` when the
-    block ends normally; on any exception (Ctrl-C included) it is removed and ``path`` is untouched."""
-    path = os.fspath(path)
-    directory, name = os.path.split(os.path.abspath(path))
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=f".{name}.", suffix=os.path.splitext(name)[1])
-    os.close(handle)
-    try:
-        yield temporary
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        raise
-
-
 def write_csv(file, header: list, rows) -> None:
     """Write a header and rows (sequences of values, formatted with ``str``) to an open text file."""
     writer = csv.writer(file, lineterminator="\n")
@@ -237,6 +220,5 @@ def write_csv(file, header: list, rows) -> None:
 
 
 def save_csv(path, header: list, rows) -> None:
-    """:func:`write_csv` to ``path`` through a temporary file: never a half-written file."""
-    with atomic_path(path) as temporary, open(temporary, "w", newline="", encoding="utf-8") as file:
-        write_csv(file, header, rows)
+    """:func:`write_csv` to ``path`` (UTF-8) atomically: never a half-written file."""
+    files.write_atomically(path, lambda file: write_csv(file, header, rows), text=True)

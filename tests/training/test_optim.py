@@ -1,4 +1,6 @@
 """Update rules against torch.optim (float64, 50 steps) and a transcription of the momentum formula."""
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -139,3 +141,139 @@ def test_saved_optimizer_continues_exactly(tmp_path, make):
     for name, value in straight.get_weights().items():
         np.testing.assert_array_equal(resumed.get_weights()[name], value)
     assert resumed.history["lr"] == straight.history["lr"]
+
+
+def small_problem():
+    rng = np.random.default_rng(2)
+    return rng.standard_normal((48, 3)), rng.integers(0, 3, 48)
+
+
+def small_model(**kwargs):
+    return xn.Sequential([xn.Dense(6), xn.ReLU(), xn.Dense(3)], input_dim=3, dtype="float64", **kwargs)
+
+
+def test_one_optimizer_given_to_a_second_model_is_refused_and_the_first_keeps_its_state():
+    X, y = small_problem()
+    first, second = small_model(), small_model(seed=1)
+    optimizer = xn.Adam(0.01)
+    first.fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer, epochs=2, batch_size=16)
+    moments = optimizer.state_dict()
+    with pytest.raises(ValueError, match=r"this Adam already holds the state \(step count, moments\) of another "
+                                         r"model; .* optimizer.clone\(\) makes one with the same settings"):
+        second.fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer, epochs=1)
+    assert second.optimizer is None and second.epoch == 0
+    assert optimizer.t == 6 and optimizer.bound is first.param_buffer
+    for slot in ("v", "s"):
+        np.testing.assert_array_equal(optimizer.state_dict()[slot], moments[slot])
+    second.fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer.clone(), epochs=1, batch_size=16)
+    assert second.optimizer.t == 3 and second.optimizer.lr == 0.01 and optimizer.t == 6
+
+
+def test_an_optimizer_whose_model_is_gone_can_serve_another():
+    import gc
+
+    X, y = small_problem()
+    optimizer = xn.Momentum(xn.schedules.ExponentialDecay(0.1, 0.9), nesterov=True)
+    first = small_model()
+    first.fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer, epochs=1)
+    del first
+    gc.collect()
+    assert optimizer.bound is None
+    small_model().fit(X, y, loss="softmax_cross_entropy", optimizer=optimizer, epochs=1)
+
+
+def test_a_refused_per_model_list_leaves_the_trained_optimizer_in_place():
+    X, y = small_problem()
+    model = small_model(population=3, seed=[0, 1, 2])
+    model.fit(X, y, loss="softmax_cross_entropy", optimizer=xn.Adam([0.01, 0.02, 0.03]), epochs=2, batch_size=16)
+    optimizer, before = model.optimizer, model.get_weights()
+    with pytest.raises(ValueError, match=r"lr has 2 values; a population of 3 models needs one each"):
+        model.fit(X, y, optimizer=xn.Adam([0.01, 0.02]), epochs=1)
+    with pytest.raises(ValueError, match=r"beta1 has 2 values; a population of 3 models needs one each"):
+        optimizer.set(beta1=[0.9, 0.8])
+    assert model.optimizer is optimizer and optimizer.t == 6 and optimizer.beta1 == 0.9
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.get_weights()[name], value)
+    model.fit(X, y, epochs=1, batch_size=16)
+    assert optimizer.t == 9
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: xn.Momentum(nesterov="no"), TypeError, r"nesterov must be True or False, got 'no'"),
+    (lambda: xn.Adam(beta1=float("nan")), ValueError, r"beta1 must be in \[0.0, 1.0\) \(or one per model\), got nan"),
+    (lambda: xn.AdamW(weight_decay=float("inf")), ValueError, r"weight_decay must be a finite number >= 0"),
+    (lambda: xn.RMSprop(eps=[]), ValueError, r"eps must be a finite number > 0 \(or one per model\), got \[\]"),
+    (lambda: xn.SGD(lr=True), ValueError, r"lr must be a positive finite number .* got True"),
+    (lambda: xn.SGD(lr="0.1"), ValueError, r"lr must be a positive finite number .* got '0.1'"),
+])
+def test_optimizer_arguments_are_checked(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+def test_an_optimizer_with_a_function_as_rate_has_a_repr_and_clones():
+    optimizer = xn.Momentum(lambda epoch: 0.1, beta=0.8, nesterov=True)
+    assert repr(optimizer).startswith("Momentum(lr=<function") and "nesterov=True" in repr(optimizer)
+    twin = optimizer.clone()
+    assert twin.lr is optimizer.lr and (twin.beta, twin.nesterov) == (0.8, True) and twin.bound is None
+
+
+def population_with_a_frozen_model(where=None):
+    """Two models; the second diverges in its second epoch, is rolled back and frozen."""
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((64, 3)), rng.integers(0, 2, 64)
+    model = xn.Sequential([xn.Dense(8), xn.ReLU(), xn.Dense(1)], input_dim=3, population=2, seed=[0, 1],
+                          dtype="float64", **(where or {}))
+    with np.errstate(all="ignore"):
+        model.fit(X, y, loss="mse", optimizer=xn.SGD([0.01, 1e4]), epochs=2, batch_size=16)
+    assert model.alive.tolist() == [True, False]
+    return model, X, y
+
+
+def assert_only_the_first_trained(model, before):
+    for name, value in model.get_weights().items():
+        assert np.all(np.isfinite(value))
+        np.testing.assert_array_equal(value[1], before[name][1])
+    assert not np.array_equal(model.get_weights()["0.W"][0], before["0.W"][0])
+
+
+TRAVELS = {"moved": lambda model, path: model.to("cpu"),
+           "saved": lambda model, path: (xn.save(model, path), xn.load(path))[1],
+           "pickled": lambda model, path: pickle.loads(pickle.dumps(model))}
+
+
+@pytest.mark.parametrize("travel", sorted(TRAVELS))
+def test_frozen_models_stay_frozen_when_the_model_is_moved_saved_or_pickled(tmp_path, travel):
+    model, X, y = population_with_a_frozen_model()
+    model = TRAVELS[travel](model, tmp_path / "population.npz")
+    model.optimizer.set(lr=[0.01, 0.01])  # a rate at which the frozen model would not diverge again
+    before = model.get_weights()
+    with np.errstate(all="ignore"):  # the frozen model's outputs overflow
+        model.fit(X, y, epochs=1, batch_size=16)
+    assert model.history["lr"][-1] == [0.01, 0.0]
+    assert_only_the_first_trained(model, before)
+
+
+def test_a_frozen_model_keeps_its_last_finite_weights_while_the_others_train(where):
+    """Its rate is 0, but 0 times an inf gradient is NaN: its gradients are ignored instead."""
+    model, X, y = population_with_a_frozen_model(where)
+    before = model.get_weights()
+    with np.errstate(all="ignore"):
+        model.fit(X, y, epochs=3, batch_size=16)
+    assert_only_the_first_trained(model, before)
+
+
+@pytest.mark.parametrize("make", [xn.SGD, xn.Adam], ids=["SGD", "Adam"])
+def test_a_step_drops_a_frozen_models_gradient_even_when_it_is_infinite(make):
+    model = xn.Sequential([xn.Dense(2)], input_dim=3, population=2, dtype="float64")
+    optimizer = make(0.1)
+    optimizer.init(model.param_buffer)
+    optimizer.freeze([False, True])
+    before = np.array(xn.to_numpy(model.param_buffer.flat))
+    model.grad_buffer.flat[...] = model.backend.asarray(np.array([[1.0] * 8, [np.inf] * 8]))
+    optimizer.step(model.param_buffer, model.grad_buffer)
+    after = xn.to_numpy(model.param_buffer.flat)
+    np.testing.assert_array_equal(after[1], before[1])
+    assert np.all(after[0] < before[0])
+    for slot in optimizer.state.values():
+        assert np.all(np.isfinite(xn.to_numpy(slot.flat)))

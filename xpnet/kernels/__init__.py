@@ -45,6 +45,7 @@ momentum_update           x                 x      x
 rmsprop_update            x                 x      x
 adam_update               x                 x      x
 decay_weights             x
+zero_rows                 x
 random_bits               x                        x
 random_uniform            x                        x
 increment                 x                        x
@@ -80,7 +81,7 @@ OPS = ("ewa_update", "dense_forward", "weight_grad", "bias_grad", "input_grad",
        "binary_cross_entropy", "softmax", "softmax_cross_entropy", "mean_squared_error",
        "binary_correct", "softmax_correct",
        "l2_penalty", "add_l2_grad",
-       "sgd_update", "momentum_update", "rmsprop_update", "adam_update", "decay_weights",
+       "sgd_update", "momentum_update", "rmsprop_update", "adam_update", "decay_weights", "zero_rows",
        "random_bits", "random_uniform", "increment",
        "gather_rows", "select_row", "record_at")
 

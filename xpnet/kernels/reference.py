@@ -324,6 +324,12 @@ def decay_weights(xp, p, *, lr, weight_decay):
     p *= 1.0 - lr * weight_decay
 
 
+def zero_rows(xp, g, frozen, *, out):
+    """``out = 0`` in the rows of a population's models that ``frozen`` ``(P, 1)`` marks (nonzero),
+    ``g`` elsewhere: a frozen model's gradient is dropped, even NaN or inf (0 times NaN stays NaN)."""
+    return _written(out, xp.where(frozen != 0, xp.zeros_like(g), g))
+
+
 # Random numbers: SplitMix64 as a counter-based stream --------------------------------------------------
 # Draw number n of the stream keyed ``key`` (counting from 0 over the stream's whole life) is, mod 2^64,
 #     z = key + (n + 1) * 0x9E3779B97F4A7C15

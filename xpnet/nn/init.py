@@ -81,7 +81,7 @@ def get_initializer(init):
     """Look up an initializer by name, or accept a callable ``f(rng, shape, scale)``."""
     if callable(init):
         return init
-    if init not in INITIALIZERS:
+    if not isinstance(init, str) or init not in INITIALIZERS:
         raise ValueError(f"init must be one of {sorted(INITIALIZERS)} or a callable "
                          f"f(rng, shape, scale), got {init!r}")
     return INITIALIZERS[init]

@@ -85,12 +85,10 @@ class Dense(Layer):
 
     def __init__(self, units: int, use_bias: bool | None = None, init="he", scale: float | None = None):
         self.units = checks.positive_int(units, "Dense units")
-        self.use_bias = use_bias
+        self.use_bias = None if use_bias is None else checks.flag(use_bias, "Dense use_bias")
         self.init = init
         self.initializer = initializers.get_initializer(init)
-        if scale is not None:
-            checks.positive(scale, "Dense scale")
-        self.scale = scale
+        self.scale = None if scale is None else checks.positive(scale, "Dense scale", per_model=False)
 
     def build(self, input_dim, lead=()):
         super().build(input_dim, lead)
@@ -99,10 +97,20 @@ class Dense(Layer):
 
     def param_specs(self):
         shape = (self.input_dim, self.units)
-        specs = [ParamSpec("W", shape, lambda rng, s: self.initializer(rng, s, self.scale), decayed=True)]
+        specs = [ParamSpec("W", shape, self.initial_weights, decayed=True)]
         if self.has_bias:
             specs.append(ParamSpec("b", (self.units,), fill(0.0)))
         return specs
+
+    def initial_weights(self, rng, shape):
+        """The initializer's draw of ``shape`` (float64), refused unless it has that shape and is finite."""
+        values = np.asarray(self.initializer(rng, shape, self.scale), dtype=np.float64)
+        if values.shape != tuple(shape):
+            raise ValueError(f"Dense init={self.init!r} must give weights of shape {tuple(shape)}, got shape "
+                             f"{values.shape}")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"Dense init={self.init!r} (scale={self.scale!r}) gave NaN or inf weights")
+        return values
 
     def forward(self, X, workspace, training):
         """``Z = X W + b`` into the workspace; X is saved for the backward pass."""
@@ -181,7 +189,7 @@ class LeakyReLU(Activation):
     fused_op = "dense_leaky_relu"
 
     def __init__(self, alpha: float = 0.01):
-        self.alpha = checks.in_range(alpha, "LeakyReLU alpha", 0.0, 1.0)
+        self.alpha = checks.in_range(alpha, "LeakyReLU alpha", 0.0, 1.0, per_model=False)
 
     def activate(self, Z, out):
         return self.kernels.leaky_relu(Z, alpha=self.alpha, out=out)
@@ -245,10 +253,13 @@ class Dropout(Layer):
         self.drops = bool(np.any(np.asarray(rates) > 0.0))
         self.freeze_mask = False
 
+    def build(self, input_dim, lead=()):
+        if isinstance(self.rate, list):
+            checks.one_per_model(self.rate, "Dropout rate", lead)
+        return super().build(input_dim, lead)
+
     def bind(self, model, backend, params, grads, state):
         super().bind(model, backend, params, grads, state)
-        if isinstance(self.rate, list):
-            checks.one_per_model(self.rate, "Dropout rate", self.lead)
         self.keep = per_model_array(backend, self.keep_prob, self.lead, trailing=2)
 
     def forward(self, A, workspace, training):
@@ -291,8 +302,9 @@ class BatchNorm(Layer):
     """
 
     def __init__(self, eps: float = 1e-5, momentum: float = 0.9):
-        self.eps = checks.positive(eps, "BatchNorm eps")
-        self.momentum = checks.averaging_beta(momentum, "BatchNorm momentum (weight on the old running value)")
+        self.eps = checks.positive(eps, "BatchNorm eps", per_model=False)
+        self.momentum = checks.averaging_beta(momentum, "BatchNorm momentum (weight on the old running value)",
+                                              per_model=False)
 
     def param_specs(self):
         shape = (self.input_dim,)
@@ -375,6 +387,6 @@ LAYERS = {cls.__name__: cls for cls in (Dense, ReLU, LeakyReLU, Tanh, Sigmoid, D
 
 def layer_from_config(class_name: str, config: dict) -> Layer:
     """Rebuild a layer saved with :meth:`Layer.get_config`."""
-    if class_name not in LAYERS:
+    if not isinstance(class_name, str) or class_name not in LAYERS:
         raise ValueError(f"unknown layer {class_name!r}; expected one of {sorted(LAYERS)}")
     return LAYERS[class_name](**config)

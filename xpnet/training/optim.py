@@ -11,7 +11,7 @@ values, or a schedule returning P values; they act inside the update as arrays o
 """
 from __future__ import annotations
 
-import math
+import weakref
 
 import numpy as np
 
@@ -31,6 +31,10 @@ class Optimizer:
     learning rate, and what a rule derives from it and the step count) is computed on the host by
     ``step_values(epoch, t)`` and handed to ``update``; a recorded training step reads the same
     values from a table made for the whole epoch (see :mod:`xpnet.training.step`).
+
+    An optimizer holds the state of one model: ``bound`` is that model's parameter buffer. Giving it
+    to a second model while the first still exists is refused; :meth:`clone` makes another optimizer
+    with the same settings.
     """
 
     slots: tuple[str, ...] = ()
@@ -42,17 +46,31 @@ class Optimizer:
         self.lr = schedules.check_learning_rate(lr)
         self.t = 0
         self.state: dict[str, FlatBuffer] = {}
-        self.bound: FlatBuffer | None = None
-        self.version = 0  # changes with every change of settings, so that recorded steps are made again
         self.hyper: dict = {}
+        self.frozen = np.zeros((), dtype=bool)
+        self.version = 0  # changes with every change of settings, so that recorded steps are made again
         self.pending_state: dict | None = None  # a state_dict to restore when next bound
+        self._bound: weakref.ref | None = None
+
+    @property
+    def bound(self) -> FlatBuffer | None:
+        """The parameters whose state this optimizer holds (None before :meth:`init`, or once that model
+        is gone)."""
+        return self._bound() if self._bound is not None else None
 
     def init(self, params) -> None:
         """Create the state buffers with the layout of ``params`` (a FlatBuffer): zeros, or the
-        ``pending_state`` left by :meth:`load_state_dict` or by unpickling."""
-        self._check_counts(params.lead)
+        ``pending_state`` left by :meth:`load_state_dict` or by unpickling.
+
+        Refused, with nothing changed, when the optimizer holds another live model's state or a
+        per-model hyperparameter has the wrong number of values."""
+        if self.bound is not None and self.bound is not params:
+            raise ValueError(f"this {type(self).__name__} already holds the state (step count, moments) of "
+                             "another model; an optimizer belongs to one model. Give each model its own: "
+                             "optimizer.clone() makes one with the same settings")
+        self.check_counts(params.lead)
         self.state = {slot: params.zeros_like() for slot in self.slots}
-        self.bound = params
+        self._bound = weakref.ref(params)
         self.version += 1
         self.t = 0
         self.frozen = np.zeros(params.lead, dtype=bool)
@@ -75,12 +93,18 @@ class Optimizer:
         if "frozen" in state:
             self.frozen = np.array(np.broadcast_to(np.asarray(state["frozen"], dtype=bool), params.lead))
 
-    def _check_counts(self, lead: tuple) -> None:
-        """Every per-model hyperparameter has one value per model of ``lead``."""
+    def check_counts(self, lead: tuple) -> None:
+        """Every per-model hyperparameter (a schedule's arguments too) has one value per model of ``lead``."""
+        if isinstance(self.lr, schedules.Schedule):
+            self.lr.check_counts(lead)
         for name in ("lr",) + self.hyperparameter_names:
             value = getattr(self, name)
             if not callable(value) and np.ndim(value):
                 checks.one_per_model(value, name, lead)
+
+    def clone(self) -> Optimizer:
+        """A new optimizer with the same settings (the schedule too) and no state, for another model."""
+        return type(self)(**self._arguments())
 
     def set(self, **values) -> None:
         """Change hyperparameters between epochs (``opt.set(lr=1e-4, beta1=0.95)``), keeping the state.
@@ -90,9 +114,9 @@ class Optimizer:
         if unknown:
             raise ValueError(f"{type(self).__name__} has no hyperparameter {unknown[0]!r}; it has lr and "
                              f"{list(self.hyperparameter_names)}")
-        checked = type(self)(**{**self.get_config(), "lr": self.lr, **values})
+        checked = type(self)(**{**self._arguments(), **values})
         if self.bound is not None:
-            checked._check_counts(self.bound.lead)
+            checked.check_counts(self.bound.lead)
         self.version += 1
         for name in values:
             setattr(self, name, getattr(checked, name))
@@ -102,10 +126,12 @@ class Optimizer:
     def learning_rate(self, epoch: int, t: int | None = None):
         """The rate of update number ``t + 1`` (default: the next update) in ``epoch``, a float or one
         per model as a NumPy array: a schedule is called with the epoch or with ``t``, the updates made
-        before. Frozen models of a population get 0."""
-        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t if t is None else t)
-        if self.bound is not None and self.bound.lead:
-            return np.where(self.frozen, 0.0, np.broadcast_to(lr, self.bound.lead))
+        before, and what it returns is checked (finite, > 0, one value or one per model). Frozen models
+        of a population get 0."""
+        lead = self.bound.lead if self.bound is not None else ()
+        lr = schedules.evaluate(self.lr, epoch=epoch, step=self.t if t is None else t, lead=lead)
+        if lead:
+            return np.where(self.frozen, 0.0, np.broadcast_to(lr, lead))
         return lr
 
     def step_values(self, epoch: int, t: int) -> dict:
@@ -114,13 +140,17 @@ class Optimizer:
         return {"lr": self.learning_rate(epoch, t - 1)}
 
     def freeze(self, members) -> None:
-        """Stop updating the given models of a population (their learning rate becomes 0)."""
+        """Stop updating the given models of a population: their learning rate becomes 0 and their
+        gradients are replaced by 0 (a NaN or inf gradient times a zero rate would still be NaN)."""
         self.frozen = self.frozen | np.asarray(members, dtype=bool)
 
     def step(self, params, grads, epoch: int = 0):
         """Apply one update to ``params`` (FlatBuffer) from ``grads``; returns the rate used."""
         self.t += 1
         values = self.step_values(epoch, self.t)
+        if params.lead and self.frozen.any():
+            frozen = params.backend.asarray(self.frozen.reshape(params.lead + (1,)))
+            params.backend.kernels.zero_rows(grads.flat, frozen, out=grads.flat)
         self.update(params.backend.kernels, params, grads,
                     {name: per_model_array(params.backend, value, params.lead) for name, value in values.items()})
         return values["lr"]
@@ -142,8 +172,10 @@ class Optimizer:
         return result
 
     def load_state_dict(self, state: dict, params) -> None:
-        """Restore what :meth:`state_dict` returned, on the device of ``params``."""
+        """Restore what :meth:`state_dict` returned, on the device of ``params``, which this optimizer
+        now updates (the state moves with the model)."""
         self.pending_state = dict(state)
+        self._bound = None
         self.init(params)
 
     def __reduce__(self):
@@ -153,13 +185,16 @@ class Optimizer:
         and backend."""
         return optimizer_from_state, (type(self).__name__, self.get_config(), self.state_dict())
 
+    def _arguments(self) -> dict:
+        """The constructor's arguments as they are now (``lr`` as given: a number, list or schedule)."""
+        return {"lr": self.lr, **{name: getattr(self, name) for name in self.hyperparameter_names}}
+
     def get_config(self) -> dict:
-        config = {name: getattr(self, name) for name in self.hyperparameter_names}
-        config["lr"] = schedules.to_config(self.lr)
-        return config
+        """The constructor's arguments, JSON-serializable (a schedule as its class and arguments)."""
+        return {**self._arguments(), "lr": schedules.to_config(self.lr)}
 
     def __repr__(self):
-        args = ", ".join(f"{key}={value!r}" for key, value in self.get_config().items())
+        args = ", ".join(f"{key}={value!r}" for key, value in self._arguments().items())
         return f"{type(self).__name__}({args})"
 
 
@@ -185,14 +220,14 @@ class Momentum(Optimizer):
     def __init__(self, lr=0.01, beta=0.9, nesterov: bool = False):
         super().__init__(lr)
         self.beta = checks.averaging_beta(beta, "beta")
-        self.nesterov = bool(nesterov)
+        self.nesterov = checks.flag(nesterov, "nesterov")
 
     def update(self, kernels, params, grads, values):
         kernels.momentum_update(params.flat, grads.flat, self.state["v"].flat, lr=values["lr"],
                                 beta=self.hyper["beta"], nesterov=self.nesterov)
 
-    def get_config(self):
-        return {**super().get_config(), "nesterov": self.nesterov}
+    def _arguments(self):
+        return {**super()._arguments(), "nesterov": self.nesterov}
 
 
 class RMSprop(Optimizer):
@@ -253,7 +288,7 @@ class AdamW(Adam):
 
     def __init__(self, lr=0.001, beta1=0.9, beta2=0.999, eps=1e-8, weight_decay=0.01):
         super().__init__(lr, beta1, beta2, eps)
-        self.weight_decay = checks.in_range(weight_decay, "weight_decay", 0.0, math.inf)
+        self.weight_decay = checks.non_negative(weight_decay, "weight_decay")
 
     def update(self, kernels, params, grads, values):
         kernels.decay_weights(params.decayed(), lr=values["lr"], weight_decay=self.hyper["weight_decay"])
@@ -265,11 +300,11 @@ OPTIMIZERS = {cls.__name__: cls for cls in (SGD, Momentum, RMSprop, Adam, AdamW)
 
 def optimizer_from_config(class_name: str, config: dict) -> Optimizer:
     """Rebuild an optimizer from its class name and :meth:`Optimizer.get_config`."""
-    if class_name not in OPTIMIZERS:
+    if not isinstance(class_name, str) or class_name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {class_name!r}; expected one of {sorted(OPTIMIZERS)}")
-    config = dict(config)
-    config["lr"] = schedules.from_config(config["lr"])
-    return OPTIMIZERS[class_name](**config)
+    if not isinstance(config, dict) or "lr" not in config:
+        raise ValueError(f"an optimizer's config must be a dict of its arguments with 'lr', got {config!r}")
+    return OPTIMIZERS[class_name](**{**config, "lr": schedules.from_config(config["lr"])})
 
 
 def optimizer_from_state(class_name: str, config: dict, state: dict) -> Optimizer:

@@ -5,9 +5,8 @@ import csv
 import io
 import json
 import math
-import os
-import tempfile
 
+from xpnet import files
 from xpnet.tune.trials import STATES
 
 
@@ -100,13 +99,5 @@ def _format(value) -> str:
 
 
 def _write_text(path, text: str) -> None:
-    """Write to a temporary file beside ``path``, then rename: never a half-written file."""
-    path = os.fspath(path)
-    handle, temporary = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w") as file:
-            file.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+    """Write ``text`` (UTF-8) atomically: never a half-written file."""
+    files.write_atomically(path, lambda file: file.write(text), text=True)
