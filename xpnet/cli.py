@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnet as xn
-from xpnet import environment, files, tabular, tune
+from xpnet import environment, tabular, tune
 from xpnet.preparation import TASKS, Encoding, class_labels, infer_task, validation_split
 from xpnet.tabular import DataError
 
@@ -341,9 +341,8 @@ def command_train(args) -> None:
         xn.save(model, args.save, metadata={"encoding": encoding.to_metadata()})
         say(args, f"saved the model to {args.save}")
     if plot is not None:
-        with files.atomic_path(args.plot) as temporary:
-            plot.history(model.history, path=temporary)
-        say(args, f"saved the training curves to {args.plot}")
+        written = plot.save(plot.history(model.history), args.plot)
+        say(args, f"saved the training curves to {written}")
 
 
 def train_on_dataset(args) -> tuple:
