@@ -31,3 +31,10 @@ def test_history_smooths_the_cost():
     history.iteration_cost = [40.0, 49.0, 45.0]
     assert history.smoothed_cost(0.9, bias_correction=False) == pytest.approx([4.0, 8.5, 12.15])
     assert history.smoothed_cost(0.9)[0] == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("beta", [[0.9, 0.5], (0.9,), np.array([0.9, 0.99]), 1.0, -0.1, float("nan"), "0.9", True])
+def test_beta_must_be_one_number_in_zero_one(beta):
+    """One stream of numbers has one average: a list of betas is refused, not broadcast."""
+    with pytest.raises(ValueError, match=r"EWA beta must be in \[0.0, 1.0\) \(a single number\), got"):
+        xn.EWA(beta)
