@@ -84,6 +84,16 @@ def test_fast_takes_bools_of_numpy_too_and_none_follows_the_environment(monkeypa
         xn.resolve_backend(fast="yes")
 
 
+def test_forward_takes_training_as_a_bool():
+    """``training="no"`` would run a training pass: dropout on, batch statistics updated."""
+    model = xn.Sequential([xn.Dense(2), xn.BatchNorm(), xn.Dropout(0.5), xn.Dense(1)], input_dim=3)
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="training must be True or False, got 'no'"):
+        model.forward(np.ones((4, 3)), training="no")
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.get_weights()[name], value)
+
+
 def test_unknown_activation_or_layer_is_refused():
     with pytest.raises(TypeError, match=r"layers\[1\] must be an xpnet layer .* got 'relu'"):
         xn.Sequential([xn.Dense(2), "relu"], input_dim=3)
