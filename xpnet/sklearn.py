@@ -68,6 +68,10 @@ def train_until_no_improvement(model, run_epoch, max_iter: int, n_iter_no_change
     Stops once ``n_iter_no_change`` epochs in a row end without the loss falling below
     ``best - tol`` (``best``: the lowest loss so far). ``restore_best`` puts back the weights of the
     lowest-loss epoch at the end. Returns whether training stopped that way before ``max_iter``.
+
+    This is ``MLPClassifier``'s rule, not :class:`~xpnet.callbacks.EarlyStopping`'s (Keras's): there
+    ``best`` moves only on an improvement by more than ``min_delta``, so small decreases that add up
+    to more than it reset the count there but not here, and the weights restored differ.
     """
     best, best_weights, stale = math.inf, None, 0
     for _ in range(max_iter):
