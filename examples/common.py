@@ -27,9 +27,7 @@ def options(description: str) -> argparse.Namespace:
 
 
 def save(figure, args, name: str) -> None:
-    path = args.out / name
-    figure.savefig(path, dpi=110)
-    print(f"saved {path}")
+    print(f"saved {xn.plot.save(figure, args.out / name)}")
 
 
 def side_by_side(count: int, width: float = 4.0, height: float = 3.6) -> tuple:

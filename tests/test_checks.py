@@ -49,3 +49,23 @@ def test_a_single_number_setting_refuses_one_per_model():
     assert checks.positive(np.float32(0.5), "alpha", per_model=False) == 0.5
     with pytest.raises(ValueError, match=r"alpha must be a finite number > 0 \(a single number\), got \[0.5, 0.5\]"):
         checks.positive([0.5, 0.5], "alpha", per_model=False)
+
+
+@pytest.mark.parametrize("value", [True, False, np.bool_(True), np.bool_(False)])
+def test_flags_accept_python_and_numpy_bools(value):
+    assert checks.flag(value, "switch") is bool(value)
+    assert checks.optional_flag(value, "switch") is bool(value)
+
+
+@pytest.mark.parametrize("value", ["no", "False", 0, 1, 1.0, [True], np.array([True])])
+def test_flags_refuse_what_merely_looks_true_or_false(value):
+    with pytest.raises(TypeError, match=r"switch must be True or False, got "):
+        checks.flag(value, "switch")
+    with pytest.raises(TypeError, match=r"switch must be True, False or None, got "):
+        checks.optional_flag(value, "switch")
+
+
+def test_an_optional_flag_may_be_none_and_a_flag_may_not():
+    assert checks.optional_flag(None, "switch") is None
+    with pytest.raises(TypeError, match="switch must be True or False, got None"):
+        checks.flag(None, "switch")

@@ -101,6 +101,14 @@ def test_split_validation_helper():
     assert not set(X_train[:, 0]) & set(X_val[:, 0])
 
 
+@pytest.mark.parametrize("stratify", ["no", np.repeat([0, 1], 10)])
+def test_split_validation_takes_stratify_as_a_bool(stratify):
+    """``stratify=y``, as scikit-learn's train_test_split takes it, is refused, not read as true."""
+    X, y = np.arange(40.0).reshape(20, 2), np.repeat([0, 1], 10)
+    with pytest.raises(TypeError, match="stratify must be True, False or None, got"):
+        xn.split_validation(X, y, 0.2, stratify=stratify)
+
+
 @pytest.mark.parametrize("options, message", [
     ({"validation_split": 1.5}, r"validation_split must be a number in \(0, 1\)"),
     ({"validation_split": 0.2, "validation_data": "x"}, r"give either validation_data or validation_split"),

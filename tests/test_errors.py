@@ -34,6 +34,8 @@ BAD_FIT_CALLS = [
     (lambda X, y: {"X": X, "y": y, "validation_data": X}, r"validation_data must be a tuple"),
     (lambda X, y: {"X": X, "y": y, "optimizer": "adam"}, r"optimizer must be an xpnet optimizer"),
     (lambda X, y: {"X": [["a"] * 4] * 40, "y": y}, r"X must hold numbers"),
+    (lambda X, y: {"X": X, "y": y, "graphs": "no"}, r"graphs must be True, False or None, got 'no'"),
+    (lambda X, y: {"X": X, "y": y, "graphs": 0}, r"graphs must be True, False or None, got 0"),
 ]
 
 
@@ -66,10 +68,30 @@ def test_cross_entropy_after_a_final_activation_is_refused():
     ({"dtype": "float16"}, ValueError, r"dtype must be one of \('float32', 'float64'\), got 'float16'"),
     ({"device": "cuda:x", "backend": "torch"}, ValueError, r"'cuda' or 'cuda:N'"),
     ({"input_dim": 0}, ValueError, r"input_dim must be a positive int, got 0"),
+    ({"fast": "no"}, TypeError, r"fast must be True, False or None, got 'no'"),
+    ({"fast": 0}, TypeError, r"fast must be True, False or None, got 0"),
 ])
 def test_bad_model_arguments(kwargs, error, message):
     with pytest.raises(error, match=message):
         xn.Sequential([xn.Dense(2)], **{"input_dim": 3, **kwargs})
+
+
+def test_fast_takes_bools_of_numpy_too_and_none_follows_the_environment(monkeypatch):
+    assert xn.Sequential([xn.Dense(2)], input_dim=3, fast=np.bool_(False)).backend.kernels.name == "reference"
+    monkeypatch.setenv("XPNET_FAST", "0")
+    assert xn.Sequential([xn.Dense(2)], input_dim=3, fast=None).backend.kernels.name == "reference"
+    with pytest.raises(TypeError, match="fast must be True, False or None, got 'yes'"):
+        xn.resolve_backend(fast="yes")
+
+
+def test_forward_takes_training_as_a_bool():
+    """``training="no"`` would run a training pass: dropout on, batch statistics updated."""
+    model = xn.Sequential([xn.Dense(2), xn.BatchNorm(), xn.Dropout(0.5), xn.Dense(1)], input_dim=3)
+    before = model.get_weights()
+    with pytest.raises(TypeError, match="training must be True or False, got 'no'"):
+        model.forward(np.ones((4, 3)), training="no")
+    for name, value in before.items():
+        np.testing.assert_array_equal(model.get_weights()[name], value)
 
 
 def test_unknown_activation_or_layer_is_refused():

@@ -1,4 +1,5 @@
 """Figures: each is rendered to a PNG and its lines, points and panels are checked against the data."""
+import io
 import math
 import subprocess
 import sys
@@ -116,6 +117,50 @@ def test_compare_draws_one_line_per_run(tmp_path):
     assert ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="histories"):
         xn.plot.compare({})
+
+
+# saving ------------------------------------------------------------------------------------------
+
+
+def figure_that_fails_to_draw():
+    """An axes whose figure holds an artist that raises when drawn: saving it fails midway."""
+    from matplotlib.artist import Artist
+    from matplotlib.figure import Figure
+
+    class Failing(Artist):
+        def draw(self, renderer):
+            raise RuntimeError("drawing failed")
+
+    figure = Figure()
+    ax = figure.add_subplot()
+    ax.plot([0.0, 1.0])  # drawn (and, for SVG, written to the open file) before the failing artist
+    figure.add_artist(Failing())
+    return ax
+
+
+@pytest.mark.parametrize("name", ["curves.svg", "curves.pdf"])
+def test_a_failed_save_leaves_the_existing_file_and_no_temporary(tmp_path, name):
+    """matplotlib opens an SVG or PDF file before drawing into it (a PNG only after): saved in place, a
+    figure that fails to draw would leave the old file truncated."""
+    history = trained(2, epochs=2)[0].history
+    path = tmp_path / name
+    path.write_bytes(b"the curves of an earlier run")
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        xn.plot.compare({"run": history}, path, ax=figure_that_fails_to_draw())
+    assert path.read_bytes() == b"the curves of an earlier run"
+    assert [entry.name for entry in tmp_path.iterdir()] == [name]
+
+
+def test_save_takes_the_format_from_the_suffix_and_defaults_like_matplotlib(tmp_path):
+    figure = xn.plot.compare({"run": trained(2, epochs=2)[0].history})
+    assert xn.plot.save(figure, tmp_path / "curves.SVG") == str(tmp_path / "curves.SVG")
+    assert b"<svg" in (tmp_path / "curves.SVG").read_bytes()
+    assert xn.plot.save(figure, tmp_path / "curves") == str(tmp_path / "curves.png")  # savefig's default
+    assert_png(tmp_path / "curves.png")
+    buffer = io.BytesIO()
+    assert xn.plot.save(figure, buffer) is buffer
+    assert buffer.getvalue().startswith(PNG_SIGNATURE)
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == ["curves.SVG", "curves.png"]
 
 
 # decision boundaries -----------------------------------------------------------------------------

@@ -314,6 +314,10 @@ def test_data_frames_give_feature_names():
     ("n_iter_no_change", 2.5, ValueError, r"n_iter_no_change must be an int >= 1, got 2.5"),
     ("batch_size", "full", ValueError, r"batch_size must be an int >= 1 or \"auto\", got 'full'"),
     ("batch_norm", "yes", TypeError, r"batch_norm must be True or False, got 'yes'"),
+    ("early_stopping", "no", TypeError, r"early_stopping must be True or False, got 'no'"),
+    ("shuffle", 1.0, TypeError, r"shuffle must be True or False, got 1.0"),
+    ("verbose", "no", TypeError, r"verbose must be True, False or an int >= 0 .*, got 'no'"),
+    ("verbose", -1, TypeError, r"verbose must be True, False or an int >= 0 .*, got -1"),
     ("dtype", "float16", ValueError, r"dtype must be one of"),
     ("device", "tpu", ValueError, r"device.*'tpu'"),
 ])

@@ -1,4 +1,6 @@
 """threads=: the BLAS pool is capped for one call and given back afterwards."""
+import sys
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,13 @@ def test_fit_takes_threads_and_checks_it(monkeypatch):
     assert seen == [1]
     with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
         model.fit(X, y, threads=0)
+
+
+def test_limit_names_the_setting_and_the_extra_when_threadpoolctl_is_missing(monkeypatch):
+    monkeypatch.setitem(sys.modules, "threadpoolctl", None)
+    with pytest.raises(ImportError, match=r"^threads needs threadpoolctl: pip install 'xpnet\[threads\]'$"):
+        threads.limit(1).__enter__()
+    with pytest.raises(ImportError, match=r"^--threads needs threadpoolctl"):
+        threads.limit(1, "--threads").__enter__()
+    with pytest.raises(ValueError, match="--threads must be a positive int, got 0"):
+        threads.limit(0, "--threads").__enter__()

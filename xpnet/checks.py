@@ -111,9 +111,18 @@ def non_negative(value, name: str, lead: tuple | None = None, per_model: bool = 
 
 
 def flag(value, name: str) -> bool:
-    """A bool (Python or NumPy), not a value that merely looks true or false."""
+    """A bool (Python or NumPy), not a value that merely looks true or false (``"no"`` is true)."""
+    return _bool(value, name, "True or False")
+
+
+def optional_flag(value, name: str) -> bool | None:
+    """None (the default decides), or a bool as :func:`flag` takes it."""
+    return None if value is None else _bool(value, name, "True, False or None")
+
+
+def _bool(value, name: str, expected: str) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise TypeError(f"{name} must be {expected}, got {value!r}")
     return bool(value)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 import xpnet as xn
-from xpnet import environment, files, tabular, tune
+from xpnet import environment, tabular, threads, tune
 from xpnet.preparation import TASKS, Encoding, class_labels, infer_task, validation_split
 from xpnet.tabular import DataError
 
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
     """Run the command line ``argv`` (default ``sys.argv[1:]``); returns the exit code."""
     try:
         args = build_parser().parse_args(argv)
-        with blas_threads(args.threads):
+        with threads.limit(args.threads, "--threads"):
             args.run(args)
         sys.stdout.flush()
         return 0
@@ -254,20 +254,6 @@ def _silence_stdout() -> None:
     at exit does not fail again."""
     with contextlib.suppress(OSError, ValueError):
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-
-
-@contextlib.contextmanager
-def blas_threads(count: int | None):
-    """Limit the BLAS thread pools to ``count`` threads inside the block (None: leave them)."""
-    if count is None:
-        yield
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError as error:
-        raise ImportError("--threads needs threadpoolctl: pip install 'xpnet[threads]'") from error
-    with threadpool_limits(limits=count, user_api="blas"):
-        yield
 
 
 def say(args, *text) -> None:
@@ -341,9 +327,8 @@ def command_train(args) -> None:
         xn.save(model, args.save, metadata={"encoding": encoding.to_metadata()})
         say(args, f"saved the model to {args.save}")
     if plot is not None:
-        with files.atomic_path(args.plot) as temporary:
-            plot.history(model.history, path=temporary)
-        say(args, f"saved the training curves to {args.plot}")
+        written = plot.save(plot.history(model.history), args.plot)
+        say(args, f"saved the training curves to {written}")
 
 
 def train_on_dataset(args) -> tuple:

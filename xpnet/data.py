@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from xpnet import checks
 from xpnet import labels as class_labels
 from xpnet.backend import namespace_name, to_numpy
 
@@ -275,6 +276,7 @@ def split_validation(X, y, fraction: float = 0.2, seed: int | None = 0, stratify
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[:1] != y.shape[:1]:
         raise ValueError(f"X and y must have one row per example, got {X.shape[0]} and {y.shape[0]} rows")
+    stratify = checks.optional_flag(stratify, "stratify")
     if stratify is None:
         stratify = y.ndim == 1 and y.dtype.kind in "biuUO"
     indices = np.unique(y, return_inverse=True)[1].reshape(-1) if stratify else None

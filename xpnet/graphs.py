@@ -22,6 +22,7 @@ import importlib.util
 import os
 import warnings
 
+from xpnet import checks
 from xpnet.kernels import fast_kernels
 
 ENVIRONMENT_SWITCH = "XPNET_GRAPHS"
@@ -118,8 +119,9 @@ class TorchCapture(Capture):
 def graphs_enabled(graphs: bool | None) -> bool | None:
     """``graphs`` if given, else the environment switch: None (the default, on where possible) unless
     ``XPNET_GRAPHS`` is 0/false/off/no."""
+    graphs = checks.optional_flag(graphs, "graphs")
     if graphs is not None:
-        return bool(graphs)
+        return graphs
     off = os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower() in ("0", "false", "off", "no")
     return False if off else None
 

@@ -225,6 +225,7 @@ class Sequential:
         training step of the same batch size: copy it if you keep it) and saves what ``backward``
         needs there; an evaluation pass works in ``workspace`` if given, else in fresh buffers.
         """
+        training = checks.flag(training, "training")
         if not _on_backend(X, self.backend):
             X = self.backend.asarray(data.check_features(X, self.input_dim))
         return self.forward_on_device(X, training, workspace)

@@ -2,19 +2,22 @@
 
 Needs matplotlib (the ``plot`` extra), imported only when a figure is drawn. Every function builds a
 :class:`matplotlib.figure.Figure` with the object-oriented API (no pyplot, no backend chosen), saves
-it to ``path`` when one is given (the format follows the file name) and returns it.
+it to ``path`` when one is given (with :func:`save`: atomically, the format following the file name)
+and returns it.
 """
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
-from xpnet import tune
+from xpnet import files, tune
 
 #: The per-epoch panels of :func:`history`: a title and the History keys drawn in it.
 EPOCH_PANELS = (("loss", ("loss", "val_loss")), ("accuracy", ("accuracy", "val_accuracy")),
                 ("learning rate", ("lr",)))
+DPI = 110  # the resolution of saved raster images
 LEGEND_LIMIT = 10  # more labelled lines than this and an axes gets no legend
 
 
@@ -34,9 +37,31 @@ def _panels(count: int, columns: int, width: float = 4.5, height: float = 3.4) -
     return figure, [figure.add_subplot(rows, columns, index + 1) for index in range(count)]
 
 
+def save(figure, path):
+    """Save ``figure`` to ``path`` in one step (:func:`xpnet.files.write_atomically`: if drawing or
+    writing fails, a file already there is left as it was) and return the name written.
+
+    The format follows the name's suffix (``.png``, ``.svg``, ``.pdf``, ...); a name without one
+    gets matplotlib's ``savefig.format`` (png) and that suffix, as ``Figure.savefig`` gives it. A
+    file object (anything with ``write``) is written directly and returned.
+    """
+    if hasattr(path, "write"):
+        figure.savefig(path, dpi=DPI)
+        return path
+    import matplotlib
+
+    name = os.fsdecode(path)
+    file_format = os.path.splitext(name)[1][1:]
+    if not file_format:
+        file_format = matplotlib.rcParams["savefig.format"]
+        name = f"{name.rstrip('.')}.{file_format}"
+    files.write_atomically(name, lambda file: figure.savefig(file, format=file_format, dpi=DPI))
+    return name
+
+
 def _finish(figure, path):
     if path is not None:
-        figure.savefig(path, dpi=110)
+        save(figure, path)
     return figure
 
 

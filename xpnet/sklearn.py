@@ -68,6 +68,10 @@ def train_until_no_improvement(model, run_epoch, max_iter: int, n_iter_no_change
     Stops once ``n_iter_no_change`` epochs in a row end without the loss falling below
     ``best - tol`` (``best``: the lowest loss so far). ``restore_best`` puts back the weights of the
     lowest-loss epoch at the end. Returns whether training stopped that way before ``max_iter``.
+
+    This is ``MLPClassifier``'s rule, not :class:`~xpnet.callbacks.EarlyStopping`'s (Keras's): there
+    ``best`` moves only on an improvement by more than ``min_delta``, so small decreases that add up
+    to more than it reset the count there but not here, and the weights restored differ.
     """
     best, best_weights, stale = math.inf, None, 0
     for _ in range(max_iter):
@@ -414,9 +418,16 @@ def _check_hyperparameters(estimator) -> tuple:
     if estimator.batch_size != "auto":
         _check_positive_int("batch_size", estimator.batch_size, ' or "auto"')
     for name in ("batch_norm", "early_stopping", "shuffle"):
-        if not isinstance(getattr(estimator, name), (bool, np.bool_)):
-            raise TypeError(f"{name} must be True or False, got {getattr(estimator, name)!r}")
+        checks.flag(getattr(estimator, name), name)
+    _check_verbose(estimator.verbose)
     return _hidden_sizes(estimator.hidden_layer_sizes)
+
+
+def _check_verbose(value) -> None:
+    """A bool, or an int >= 0 as scikit-learn's ``verbose`` settings take it (> 0 prints)."""
+    if isinstance(value, (bool, np.bool_)) or (isinstance(value, (int, np.integer)) and value >= 0):
+        return
+    raise TypeError(f"verbose must be True, False or an int >= 0 (> 0 prints a line per epoch), got {value!r}")
 
 
 def _hidden_sizes(hidden_layer_sizes) -> tuple:

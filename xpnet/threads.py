@@ -12,15 +12,16 @@ from xpnet import checks
 
 
 @contextlib.contextmanager
-def limit(count: int | None):
-    """Run the block with at most ``count`` BLAS threads (None: leave the pools as they are)."""
+def limit(count: int | None, name: str = "threads"):
+    """Run the block with at most ``count`` BLAS threads (None: leave the pools as they are).
+    ``name`` is the setting as the caller spells it (``--threads`` on the command line), for errors."""
     if count is None:
         yield
         return
-    count = checks.positive_int(count, "threads")
+    count = checks.positive_int(count, name)
     try:
         from threadpoolctl import threadpool_limits
     except ImportError as error:
-        raise ImportError("threads= needs threadpoolctl: pip install 'xpnet[threads]'") from error
+        raise ImportError(f"{name} needs threadpoolctl: pip install 'xpnet[threads]'") from error
     with threadpool_limits(limits=count, user_api="blas"):
         yield

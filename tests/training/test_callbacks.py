@@ -113,6 +113,19 @@ def test_a_monitor_that_is_not_recorded_is_refused_before_training():
     assert model.epoch == 0
 
 
+@pytest.mark.parametrize("make, name", [
+    (lambda value: callbacks.EarlyStopping(restore_best_weights=value), "restore_best_weights"),
+    (lambda value: callbacks.ModelCheckpoint("model.npz", save_best_only=value), "save_best_only"),
+    (lambda value: callbacks.CSVLogger("log.csv", append=value), "append"),
+])
+def test_switches_of_callbacks_must_be_bools(make, name):
+    """``"no"`` would be true and ``None`` false: both are refused, naming the switch."""
+    for value in ("no", None, 1):
+        with pytest.raises(TypeError, match=f"{name} must be True or False, got {value!r}"):
+            make(value)
+    assert getattr(make(np.bool_(True)), name) is True
+
+
 # Checkpoints ------------------------------------------------------------------------------------------
 
 def dropout_model(where):

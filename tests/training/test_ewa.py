@@ -31,3 +31,20 @@ def test_history_smooths_the_cost():
     history.iteration_cost = [40.0, 49.0, 45.0]
     assert history.smoothed_cost(0.9, bias_correction=False) == pytest.approx([4.0, 8.5, 12.15])
     assert history.smoothed_cost(0.9)[0] == pytest.approx(40.0)
+
+
+@pytest.mark.parametrize("bias_correction", ["no", 0, None])
+def test_bias_correction_must_be_a_bool(bias_correction):
+    with pytest.raises(TypeError, match=f"bias_correction must be True or False, got {bias_correction!r}"):
+        xn.EWA(0.9, bias_correction)
+    history = xn.History()
+    history.iteration_cost = [40.0, 49.0]
+    with pytest.raises(TypeError, match="bias_correction must be True or False"):
+        history.smoothed_cost(0.9, bias_correction=bias_correction)
+
+
+@pytest.mark.parametrize("beta", [[0.9, 0.5], (0.9,), np.array([0.9, 0.99]), 1.0, -0.1, float("nan"), "0.9", True])
+def test_beta_must_be_one_number_in_zero_one(beta):
+    """One stream of numbers has one average: a list of betas is refused, not broadcast."""
+    with pytest.raises(ValueError, match=r"EWA beta must be in \[0.0, 1.0\) \(a single number\), got"):
+        xn.EWA(beta)

@@ -55,3 +55,13 @@ def test_optuna_pruner_stops_trials_through_the_bridge(tmp_path):
         assert len(trial.intermediate_values) in range(1, 6)
         if trial.state == optuna.trial.TrialState.PRUNED:
             assert len(trial.intermediate_values) < 5
+
+
+def test_optuna_prune_must_be_a_bool_and_is_checked_before_asking():
+    optuna = pytest.importorskip("optuna")
+    from xpnet.tune import optuna as bridge
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.raises(TypeError, match="prune must be True or False, got 'no'"):
+        bridge.optimize(study, SPACE, PROBLEM, n_trials=2, prune="no")
+    assert study.trials == []

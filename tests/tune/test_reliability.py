@@ -76,6 +76,19 @@ def test_resuming_a_plain_model_file_says_what_it_is(tmp_path):
         Babysitter.resume(tmp_path / "plain.npz", X_train, y_train)
 
 
+def test_resuming_a_checkpoint_with_incomplete_settings_names_what_is_missing(tmp_path):
+    from xpnet.tune.babysit import Babysitter
+
+    running = sitter()
+    running.save(tmp_path / "sitter.npz")
+    settings = xn.load(tmp_path / "sitter.npz").metadata["babysitter"]
+    del settings["batch_size"], settings["seed"]
+    xn.save(running.model, tmp_path / "edited.npz", metadata={"babysitter": settings})
+    with pytest.raises(ValueError, match=r"edited.npz is not a complete Babysitter checkpoint: its 'babysitter' "
+                                         r"metadata lacks 'batch_size', 'seed'"):
+        Babysitter.resume(tmp_path / "edited.npz", X_train, y_train)
+
+
 # a trial that raises -----------------------------------------------------------------------------
 
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_search_goes_on():

@@ -7,6 +7,7 @@ import pytest
 import xpnet as xn
 from xpnet import tune
 from xpnet.training.history import History
+from xpnet.tune import runner
 
 X_train, y_train, X_val, y_val = xn.datasets.moons(n_samples=200, noise=0.3, seed=4)
 PROBLEM = tune.Problem(X_train, y_train, X_val, y_val, "binary_cross_entropy", 1, dtype="float64")
@@ -55,6 +56,15 @@ def test_refit_without_a_completed_trial_is_refused():
     with pytest.raises(ValueError, match="no trial completed"):
         tune.random_search({"lr": tune.LogUniform(1e200, 1e201)}, PROBLEM, n_trials=2,
                            base={"epochs": 2, "optimizer": "sgd"}, refit=True)
+
+
+@pytest.mark.parametrize("search", [tune.random_search, tune.grid_search, tune.coarse_to_fine])
+def test_refit_must_be_a_bool_and_is_checked_before_the_search(search, monkeypatch):
+    ran = []
+    monkeypatch.setattr(runner, "run", lambda *args, **options: ran.append(args))
+    with pytest.raises(TypeError, match="refit must be True or False, got 'no'"):
+        search(SPACE, PROBLEM, refit="no")
+    assert ran == []
 
 
 def test_search_options_are_checked():

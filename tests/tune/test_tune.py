@@ -1,6 +1,7 @@
 """Hyperparameter search: distributions, strategies, populations of trials, results."""
 import json
 import math
+import os
 
 import numpy as np
 import pytest
@@ -69,6 +70,19 @@ def test_bad_spaces_and_names():
         tune.sample({"lr": [0.1, 0.2]}, 2)
     with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['learning_rate'\]"):
         trials.complete({"learning_rate": 0.1})
+
+
+def test_switches_must_be_bools():
+    """``"no"`` would be true: a batch-normalized network, a log scale, curves written."""
+    with pytest.raises(TypeError, match="batchnorm must be True or False, got 'no'"):
+        trials.complete({"batchnorm": "no"})
+    with pytest.raises(TypeError, match="nesterov must be True or False, got 'no'"):
+        trials.complete({}, {"nesterov": "no"})
+    assert trials.complete({"batchnorm": np.bool_(True)})["batchnorm"]
+    with pytest.raises(TypeError, match="IntUniform log must be True or False, got 'no'"):
+        tune.IntUniform(1, 10, log="no")
+    with pytest.raises(TypeError, match="curves must be True or False, got 'no'"):
+        tune.Results([]).to_json(os.devnull, curves="no")
 
 
 @pytest.fixture(scope="module")

@@ -67,6 +67,7 @@ import importlib.util
 import os
 import types
 
+from xpnet import checks
 from xpnet.kernels import reference
 
 ENVIRONMENT_SWITCH = "XPNET_FAST"
@@ -114,8 +115,9 @@ class Kernels:
 
 def fast_enabled(fast: bool | None) -> bool:
     """``fast`` if given, else the environment switch (on unless ``XPNET_FAST`` is 0/false/off/no)."""
+    fast = checks.optional_flag(fast, "fast")
     if fast is not None:
-        return bool(fast)
+        return fast
     return os.environ.get(ENVIRONMENT_SWITCH, "1").strip().lower() not in ("0", "false", "off", "no")
 
 

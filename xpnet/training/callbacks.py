@@ -150,7 +150,7 @@ class EarlyStopping(Callback):
                  restore_best_weights: bool = False):
         self.monitor = Monitor(monitor, mode, min_delta)
         self.patience = checks.count(patience, "patience")
-        self.restore_best_weights = bool(restore_best_weights)
+        self.restore_best_weights = checks.flag(restore_best_weights, "restore_best_weights")
 
     def on_train_begin(self, run: Run) -> None:
         self.monitor.start(run, "EarlyStopping")
@@ -208,7 +208,7 @@ class ModelCheckpoint(Callback):
                  mode: str = "auto"):
         self.path = os.fspath(path)
         self.every = checks.positive_int(every, "every")
-        self.save_best_only = bool(save_best_only)
+        self.save_best_only = checks.flag(save_best_only, "save_best_only")
         self.monitor = Monitor(monitor, mode)
         self.saved: list = []  # the paths written
 
@@ -292,7 +292,7 @@ class CSVLogger(Callback):
     the file anew at each ``fit`` call."""
 
     def __init__(self, path, separator: str = ",", append: bool = False):
-        self.path, self.separator, self.append = os.fspath(path), separator, bool(append)
+        self.path, self.separator, self.append = os.fspath(path), separator, checks.flag(append, "append")
 
     def on_train_begin(self, run: Run) -> None:
         if not self.append or not os.path.exists(self.path):

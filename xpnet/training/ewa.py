@@ -23,8 +23,8 @@ class EWA:
     """
 
     def __init__(self, beta: float, bias_correction: bool = True):
-        self.beta = checks.averaging_beta(beta, "EWA beta")
-        self.bias_correction = bias_correction
+        self.beta = checks.averaging_beta(beta, "EWA beta", per_model=False)
+        self.bias_correction = checks.flag(bias_correction, "bias_correction")
         self._average = np.zeros(())
         self.steps = 0
 

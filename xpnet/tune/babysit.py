@@ -6,6 +6,9 @@ from __future__ import annotations
 from xpnet.io import load, save
 from xpnet.nn.losses import get_loss
 
+#: what a checkpoint's ``"babysitter"`` metadata holds besides the model: the fit settings and the next seed
+CHECKPOINT_KEYS = ("loss", "batch_size", "l2", "seed")
+
 
 class Babysitter:
     """Holds one model with its data and ``fit`` settings between rounds of training.
@@ -54,5 +57,10 @@ class Babysitter:
         if not isinstance(settings, dict) or model.optimizer is None:
             raise ValueError(f"{path!s} is a model file, not a Babysitter checkpoint (saved with "
                              "Babysitter.save); load it with xn.load, or start a Babysitter around it")
+        missing = [key for key in CHECKPOINT_KEYS if key not in settings]
+        if missing:
+            raise ValueError(f"{path!s} is not a complete Babysitter checkpoint: its 'babysitter' metadata lacks "
+                             f"{', '.join(map(repr, missing))} (Babysitter.save writes "
+                             f"{', '.join(map(repr, CHECKPOINT_KEYS))})")
         return cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"], validation_data,
                    settings["l2"], seed=settings["seed"])

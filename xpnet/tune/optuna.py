@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from xpnet import checks
 from xpnet.tune import pruning, runner, spaces, trials
 from xpnet.tune.results import Results
 
@@ -110,6 +111,7 @@ def optimize(study, space: dict, problem, n_trials: int, population_size: int = 
     raised: its error goes in the ``error`` user attribute). With ``prune`` the study's pruner sees
     every epoch's validation loss. Returns this caller's trials."""
     optuna = _optuna()
+    prune = checks.flag(prune, "prune")
     if prune and run_options.get("mode") == "processes":
         raise ValueError("prune=True reports to Optuna from this process: use mode='population' or 'sequential'")
     found: list = []

@@ -6,7 +6,7 @@ import io
 import json
 import math
 
-from xpnet import files
+from xpnet import checks, files
 from xpnet.tune.trials import STATES
 
 
@@ -77,6 +77,7 @@ class Results:
 
     def to_json(self, path, curves: bool = True) -> None:
         """Every trial's row, plus its History curves unless ``curves=False``."""
+        curves = checks.flag(curves, "curves")
         records = []
         for trial in self.trials:
             record = trial.row()

@@ -1,6 +1,7 @@
 """Search strategies: random (the default), grid (for comparison), and coarse to fine."""
 from __future__ import annotations
 
+from xpnet import checks
 from xpnet.tune import runner, spaces, trials
 from xpnet.tune.results import Results
 
@@ -27,6 +28,7 @@ def coarse_to_fine(space: dict, problem, rounds: int = 3, n_trials: int = 16, to
     """Random search in rounds; after each, zoom the space around the ``top_k`` best trials so far
     (in each distribution's own scale) and sample again, more densely there. ``results.spaces``
     lists the space of every round."""
+    refit = checks.flag(refit, "refit")
     if rounds < 1 or top_k < 1:
         raise ValueError(f"coarse_to_fine needs rounds >= 1 and top_k >= 1, got {rounds}, {top_k}")
     everything: list = []
@@ -45,6 +47,7 @@ def coarse_to_fine(space: dict, problem, rounds: int = 3, n_trials: int = 16, to
 
 
 def _evaluate(sampled: list, problem, base, refit: bool, run_options) -> Results:
+    refit = checks.flag(refit, "refit")  # before the search, not after it
     configs = [trials.complete(params, base) for params in sampled]
     found = runner.run(problem, configs, **run_options)
     for result, params in zip(found, sampled):

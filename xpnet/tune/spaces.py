@@ -13,6 +13,8 @@ import math
 
 import numpy as np
 
+from xpnet import checks
+
 
 class Distribution:
     """``sample(rng, n)``, ``grid(points)``, ``zoom(values, margin)`` and the scale they work in."""
@@ -111,6 +113,7 @@ class IntUniform(Distribution):
     """Integers ``low..high`` inclusive, each equally likely (``log=True``: uniform in log scale)."""
 
     def __init__(self, low: int, high: int, log: bool = False):
+        log = checks.flag(log, "IntUniform log")
         if not (isinstance(low, int) and isinstance(high, int) and low <= high) or (log and low < 1):
             raise ValueError(f"IntUniform needs ints low <= high (low >= 1 with log=True), got {low!r}, {high!r}")
         self.low, self.high, self.log = low, high, log

@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from xpnet import checks
 from xpnet.nn import layers as L
 from xpnet.training import optim, schedules
 
@@ -36,6 +37,7 @@ DEFAULTS = {"layers": 2, "units": 64, "activation": "relu", "alpha": 0.01, "batc
             "schedule": "inverse_time", "decay_interval": 10, "batch_size": 64, "epochs": 10, "lr": 1e-3,
             "l2": 0.0, "init_scale": 1.0, "seed": 0}
 SCHEDULES = ("inverse_time", "staircase", "exponential")
+FLAGS = ("batchnorm", "nesterov")  # the hyperparameters that are True or False
 ACTIVATIONS = {"relu": L.ReLU, "leaky_relu": L.LeakyReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid}
 OPTIMIZERS = {"sgd": (optim.SGD, ()), "momentum": (optim.Momentum, ("beta",)),
               "rmsprop": (optim.RMSprop, ("beta", "eps")), "adam": (optim.Adam, ("beta1", "beta2", "eps")),
@@ -112,6 +114,8 @@ def complete(params: dict, base: dict | None = None) -> dict:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {merged['activation']!r}")
     if merged["schedule"] not in SCHEDULES:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {merged['schedule']!r}")
+    for name in FLAGS:
+        checks.flag(merged[name], name)
     return merged
 
 
