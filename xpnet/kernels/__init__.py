@@ -50,8 +50,8 @@ random_bits               x                        x
 random_uniform            x                        x
 increment                 x                        x
 gather_rows               x          x      n      x
-select_row                x                        x
-record_at                 x                        x
+select_row                x          x      n      x
+record_at                 x          x      n      x
 ========================  =========  =====  =====  ====
 
 ``x``: the module defines the operation; ``n``: the set uses the NumPy fast path's version (written

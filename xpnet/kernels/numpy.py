@@ -49,3 +49,14 @@ def gather_rows(xp, X, order, it, *, stride, out):
         out[...] = X[start:start + out.shape[0]]
         return out
     return xp.take(X, order[start:start + out.shape[0]], axis=0, out=out)
+
+
+def select_row(xp, table, it, *, out):
+    """``out = table[it]``, indexed on the host (one small copy instead of a gather)."""
+    out[...] = table[int(it)]
+    return out
+
+
+def record_at(xp, series, value, it):
+    """``series[it] = value``, written in place on the host (instead of a masked rewrite of the series)."""
+    series[int(it)] = value
