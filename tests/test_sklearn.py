@@ -348,3 +348,10 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
     monkeypatch.delitem(sys.modules, "xpnet.sklearn")
     with pytest.raises(ImportError, match=r"pip install 'xpnet\[sklearn\]'"):
         importlib.import_module("xpnet.sklearn")
+
+
+@pytest.mark.parametrize("estimator_class", [XPNetClassifier, XPNetRegressor])
+def test_an_unknown_setting_names_the_public_class(estimator_class):
+    with pytest.raises(TypeError, match=rf"^{estimator_class.__name__}\.__init__\(\) got an unexpected keyword "
+                                        r"argument 'solver'$"):
+        estimator_class(solver="adam")

@@ -1,8 +1,8 @@
 """scikit-learn estimators around :class:`xpnet.Sequential` (needs the ``sklearn`` extra).
 
-``XPNetClassifier`` and ``XPNetRegressor`` take their settings as constructor arguments, named as
-in scikit-learn's ``MLPClassifier`` wherever the meaning is the same, and work with ``Pipeline``,
-``GridSearchCV``, ``cross_val_score``, ``clone`` and pickle::
+``XPNetClassifier`` and ``XPNetRegressor`` take their settings as constructor arguments (most named
+as in scikit-learn's ``MLPClassifier``; :class:`XPNetClassifier` lists the ones that differ), and
+work with ``Pipeline``, ``GridSearchCV``, ``cross_val_score``, ``clone`` and pickle::
 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import types
 import warnings
 
 import numpy as np
@@ -126,6 +127,15 @@ class _XPNetEstimator(BaseEstimator):
         self.dtype = dtype
         self.verbose = verbose
 
+    def __init_subclass__(cls, **kwargs):
+        """Give each estimator its own copy of ``__init__``, so that a misspelled setting's TypeError
+        names the public class: ``XPNetClassifier.__init__() got an unexpected keyword argument``."""
+        super().__init_subclass__(**kwargs)
+        shared = _XPNetEstimator.__init__
+        own = types.FunctionType(shared.__code__, shared.__globals__, shared.__name__, shared.__defaults__)
+        own.__qualname__ = f"{cls.__qualname__}.__init__"
+        cls.__init__ = own  # type: ignore[method-assign]
+
     # training ----------------------------------------------------------------------------------
 
     def fit(self, X, y):
@@ -222,7 +232,16 @@ class XPNetClassifier(ClassifierMixin, _XPNetEstimator):
     sigmoid output and binary cross-entropy; more use K softmax outputs and softmax cross-entropy.
     Each hidden layer is ``Dense -> [BatchNorm] -> activation -> [Dropout]``.
 
-    Parameters (as in ``MLPClassifier`` where the name is the same):
+    Parameters. These are named and mean as in ``MLPClassifier``: ``hidden_layer_sizes``, ``alpha``,
+    ``batch_size``, ``learning_rate_init``, ``beta_1``, ``beta_2``, ``epsilon``, ``max_iter``,
+    ``shuffle``, ``tol``, ``n_iter_no_change``, ``early_stopping``, ``validation_fraction``,
+    ``random_state`` and ``verbose``. These differ: ``optimizer`` is ``MLPClassifier``'s ``solver``
+    (no "lbfgs"; "momentum", "rmsprop" and "adamw" added); ``activation`` says "sigmoid" for
+    "logistic", adds "leaky_relu" and has no "identity"; ``momentum`` is the averaging rate of
+    ``xn.Momentum`` (``v = beta v + (1 - beta) dW``, no Nesterov), not ``MLPClassifier``'s
+    ``v = momentum v - lr dW``. ``dropout``, ``batch_norm``, ``rho``, ``weight_decay``, ``device`` and
+    ``dtype`` are new; ``learning_rate`` schedules, ``power_t``, ``nesterovs_momentum``,
+    ``warm_start`` and ``max_fun`` do not exist (``partial_fit`` continues training).
 
     hidden_layer_sizes : tuple of int, default (100,)
         Units of each hidden layer; ``()`` is logistic (softmax) regression.
