@@ -8,7 +8,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.base import clone
+from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_digits, make_blobs, make_moons
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV, cross_val_score, train_test_split
@@ -31,8 +31,19 @@ EVERY_OPTION = {"early_stopping": True, "validation_fraction": 0.25, "batch_norm
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 
+def expected_failed_checks(estimator) -> dict:
+    """The default estimators pass every check; with every option, integer weights cannot train as
+    repeated rows do."""
+    if not estimator.early_stopping:
+        return {}
+    return {"check_sample_weight_equivalence_on_dense_data":
+            "early stopping holds out a share of the rows, batch norm averages over rows and dropout "
+            "draws a mask per row: repeating rows changes all three, weighting them does not"}
+
+
 @parametrize_with_checks([XPNetClassifier(max_iter=50), XPNetRegressor(),
-                          XPNetClassifier(**EVERY_OPTION), XPNetRegressor(**EVERY_OPTION)])
+                          XPNetClassifier(**EVERY_OPTION), XPNetRegressor(**EVERY_OPTION)],
+                         expected_failed_checks=expected_failed_checks, xfail_strict=True)
 def test_scikit_learn_checks(estimator, check):
     check(estimator)
 
@@ -350,8 +361,91 @@ def test_missing_scikit_learn_names_the_extra(monkeypatch):
         importlib.import_module("xpnet.sklearn")
 
 
+def repeated(X, y, counts):
+    return np.repeat(X, counts, axis=0), np.repeat(y, counts, axis=0)
+
+
+@pytest.mark.parametrize("estimator", [XPNetClassifier(hidden_layer_sizes=(16,), alpha=0.1, max_iter=20,
+                                                       random_state=0),
+                                       XPNetRegressor(hidden_layer_sizes=(16,), alpha=0.1, max_iter=20,
+                                                      random_state=0)],
+                         ids=["classifier", "regressor"])
+@pytest.mark.parametrize("method", ["fit", "partial_fit"])
+def test_integer_sample_weights_count_examples_like_repeating_them(estimator, method):
+    X, y = blobs(60)
+    counts = np.random.default_rng(0).integers(0, 4, 60)  # zeros included: those rows drop out
+    extra = {"classes": [0, 1, 2]} if method == "partial_fit" and is_classifier(estimator) else {}
+    # with all rows in one batch (batch_size "auto": up to 200) the weighted mean loss and alpha's penalty
+    # over sum(counts) are those of the repeated rows, so the two train alike
+    weighted = getattr(clone(estimator), method)(X, y, sample_weight=counts, **extra)
+    copies = getattr(clone(estimator), method)(*repeated(X, y, counts), **extra)
+    assert weighted.n_iter_ == copies.n_iter_
+    output = "predict_proba" if is_classifier(estimator) else "predict"
+    np.testing.assert_allclose(getattr(weighted, output)(X), getattr(copies, output)(X), rtol=1e-9)
+    unweighted = getattr(clone(estimator), method)(X, y, **extra)
+    assert not np.allclose(getattr(unweighted, output)(X), getattr(weighted, output)(X), rtol=1e-6)
+
+
+def test_early_stopping_holds_out_weights_with_their_rows():
+    X, y = blobs(200)
+    weights = np.where(y == 0, 3.0, 1.0)
+    settings = {"hidden_layer_sizes": (8,), "early_stopping": True, "max_iter": 5, "random_state": 0}
+    weighted = XPNetClassifier(**settings).fit(X, y, sample_weight=weights)
+    ones = XPNetClassifier(**settings).fit(X, y, sample_weight=np.ones(200))
+    plain = XPNetClassifier(**settings).fit(X, y)
+    np.testing.assert_array_equal(ones.validation_loss_curve_, plain.validation_loss_curve_)
+    assert not np.allclose(weighted.validation_loss_curve_, plain.validation_loss_curve_, rtol=1e-3)
+
+
+@pytest.mark.parametrize("weights, message", [
+    (np.zeros(30), r"sample_weight must hold at least one weight > 0, got all zeros"),
+    (-np.ones(30), r"sample_weight must hold weights >= 0, got -1.0"),
+    (np.ones(29), r"sample_weight must have one weight per example, shape \(30,\), got shape \(29,\)"),
+])
+def test_bad_sample_weights_are_refused(weights, message):
+    X, y = blobs(30)
+    for estimator in (XPNetClassifier(), XPNetRegressor()):
+        with pytest.raises(ValueError, match=message):
+            estimator.fit(X, y, sample_weight=weights)
+        with pytest.raises(ValueError, match=message):
+            estimator.partial_fit(X, y, sample_weight=weights, **({"classes": [0, 1, 2]}
+                                                                  if is_classifier(estimator) else {}))
+
+
+def test_early_stopping_refuses_a_part_without_weight():
+    X, y = blobs(30)
+    with pytest.raises(ValueError, match=r"sample_weight of the early_stopping (training|validation) part must "
+                                         r"hold at least one weight > 0, got all zeros"):
+        XPNetRegressor(early_stopping=True).fit(X, y, sample_weight=np.r_[1.0, np.zeros(29)])
+
+
+def test_weights_that_leave_one_class_are_refused():
+    X, y = blobs(30, centers=2)
+    with pytest.raises(ValueError, match=r"y where sample_weight > 0 has 1 class \(\[1\]\); a classifier needs"):
+        XPNetClassifier().fit(X, y, sample_weight=y)
+
+
 @pytest.mark.parametrize("estimator_class", [XPNetClassifier, XPNetRegressor])
 def test_an_unknown_setting_names_the_public_class(estimator_class):
     with pytest.raises(TypeError, match=rf"^{estimator_class.__name__}\.__init__\(\) got an unexpected keyword "
                                         r"argument 'solver'$"):
         estimator_class(solver="adam")
+
+
+def test_a_batch_larger_than_the_data_is_clipped_with_a_warning():
+    X, y = blobs(50)
+    settings = {"hidden_layer_sizes": (8,), "max_iter": 3, "random_state": 0}
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clipped = XPNetClassifier(batch_size=64, **settings).fit(X, y)
+        exact = XPNetClassifier(batch_size=50, **settings).fit(X, y)
+        XPNetClassifier(batch_size=48, early_stopping=True, validation_fraction=0.1, **settings).fit(X, y)
+        XPNetRegressor(batch_size=64, **settings).partial_fit(X, y).partial_fit(X[:10], y[:10])
+    clipping = [str(warning.message) for warning in caught if warning.category is UserWarning]
+    assert clipping == [  # once per fit (not per epoch), and once per partial_fit call
+        "batch_size=64 is larger than the 50 training examples; it is clipped to 50",
+        "batch_size=48 is larger than the 45 training examples; it is clipped to 45",  # early stopping holds 5 out
+        "batch_size=64 is larger than the 50 training examples; it is clipped to 50",
+        "batch_size=64 is larger than the 10 training examples; it is clipped to 10"]
+    assert all(warning.filename == __file__ for warning in caught if warning.category is UserWarning)
+    np.testing.assert_array_equal(clipped.predict_proba(X), exact.predict_proba(X))

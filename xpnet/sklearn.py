@@ -1,8 +1,9 @@
 """scikit-learn estimators around :class:`xpnet.Sequential` (needs the ``sklearn`` extra).
 
 ``XPNetClassifier`` and ``XPNetRegressor`` take their settings as constructor arguments (most named
-as in scikit-learn's ``MLPClassifier``; :class:`XPNetClassifier` lists the ones that differ), and
-work with ``Pipeline``, ``GridSearchCV``, ``cross_val_score``, ``clone`` and pickle::
+as in scikit-learn's ``MLPClassifier``; :class:`XPNetClassifier` lists the ones that differ), take
+``sample_weight`` in ``fit`` and ``partial_fit``, and work with ``Pipeline``, ``GridSearchCV``,
+``cross_val_score``, ``clone`` and pickle::
 
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -21,7 +22,7 @@ import warnings
 import numpy as np
 
 import xpnet as xn
-from xpnet import checks
+from xpnet import checks, data
 from xpnet.nn.layers import Layer
 
 try:
@@ -138,26 +139,36 @@ class _XPNetEstimator(BaseEstimator):
 
     # training ----------------------------------------------------------------------------------
 
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Train a new network on X ``(m, n_features)`` and y (labels ``(m,)``, or regression targets
-        ``(m,)`` or ``(m, n_outputs)``) until the monitored loss stops improving; returns self."""
-        return self._fit(X, y, incremental=False)
+        ``(m,)`` or ``(m, n_outputs)``) until the monitored loss stops improving; returns self.
 
-    def _fit(self, X, y, incremental: bool, classes=None):
+        ``sample_weight`` ``(m,)``, weights >= 0 (not all zero), counts each example as often as its
+        weight: the loss is the weighted mean and alpha's penalty is divided by the sum of the
+        weights, as in ``MLPClassifier``, so with all examples in one batch a weight of 2 trains exactly
+        as the example repeated twice."""
+        return self._fit(X, y, incremental=False, sample_weight=sample_weight)
+
+    def _fit(self, X, y, incremental: bool, classes=None, sample_weight=None):
         """``fit`` (a new network, trained until it stops improving) or ``partial_fit`` (one more
         epoch; a new network only on the first call)."""
         hidden = _check_hyperparameters(self)
         first = not (incremental and hasattr(self, "model_"))
         X, y = self._validate(X, y, reset=first)
+        weights = None if sample_weight is None else _checked_weights(sample_weight, len(X), "sample_weight")
         if first:
-            self._learn_outputs(y, classes)
+            self._learn_outputs(y, classes, weights)
             seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
             self.model_ = self._new_model(hidden, X, seed)
-        targets = self._encode_targets(y)
+        rows = (X, self._encode_targets(y), weights)
+        validation = None
+        if self.early_stopping and not incremental:
+            rows, validation = self._hold_out(rows, seed)
+        batch_size = self._batch_size(len(rows[0]))
         if incremental:
-            self._train(X, targets, epochs=1)
+            self._train(rows, batch_size, epochs=1)
         else:  # a new model: first is true
-            self._train_until_converged(X, targets, seed)
+            self._train_until_converged(rows, batch_size, validation)
         self._record_curves()
         return self
 
@@ -168,25 +179,36 @@ class _XPNetEstimator(BaseEstimator):
         dtype = self.dtype if self.dtype is not None else X.dtype.name
         return xn.Sequential(layers, input_dim=X.shape[1], device=self.device, dtype=dtype, seed=seed)
 
-    def _train(self, X, targets, epochs: int, validation_data=None):
-        """``model_.fit`` for ``epochs`` more epochs; the first one also sets a new optimizer."""
+    def _batch_size(self, n_samples: int) -> int:
+        """``"auto"`` is ``min(200, n_samples)``; a larger int is clipped to ``n_samples`` with a
+        warning, as ``MLPClassifier`` does."""
+        if self.batch_size == "auto":
+            return min(AUTO_BATCH, n_samples)
+        if self.batch_size > n_samples:
+            warnings.warn(f"batch_size={self.batch_size} is larger than the {n_samples} training examples; "
+                          f"it is clipped to {n_samples}", UserWarning, stacklevel=4)
+        return min(self.batch_size, n_samples)
+
+    def _train(self, rows: tuple, batch_size: int, epochs: int, validation: tuple | None = None):
+        """``model_.fit`` on ``rows`` ``(X, targets, weights or None)`` for ``epochs`` more epochs,
+        monitoring ``validation`` (rows too); the first call also sets a new optimizer."""
+        X, targets, weights = rows
+        # alpha's penalty is divided by the sum of the weights rather than m, as in MLPClassifier, so
+        # that a weight counts as that many copies of its example
+        l2 = float(self.alpha) if weights is None else float(self.alpha) / float(np.mean(weights))
+        validation_data = None if validation is None else (*validation[:2], _mean_one(validation[2]))
         started = self.model_.history.epochs > 0
         return self.model_.fit(
             X, targets, loss=self._loss_name, optimizer=None if started else OPTIMIZERS[self.optimizer](self),
-            batch_size=min(AUTO_BATCH, len(X)) if self.batch_size == "auto" else self.batch_size,
-            epochs=epochs, validation_data=validation_data, shuffle=self.shuffle, l2=float(self.alpha),
-            verbose=bool(self.verbose))
+            batch_size=batch_size, epochs=epochs, validation_data=validation_data, shuffle=self.shuffle,
+            l2=l2, sample_weight=_mean_one(weights), verbose=bool(self.verbose))
 
-    def _train_until_converged(self, X, targets, seed: int) -> None:
-        """Epochs until the monitored loss stops improving: the loss on a held-out
-        ``validation_fraction`` of the data (stratified for a classifier) with ``early_stopping``,
-        else the training cost."""
-        validation = None
-        if self.early_stopping:
-            X, targets, validation = self._hold_out(X, targets, seed)
+    def _train_until_converged(self, rows: tuple, batch_size: int, validation: tuple | None) -> None:
+        """Epochs until the monitored loss stops improving: the loss on the ``validation`` rows held
+        out with ``early_stopping``, else the training cost."""
 
         def run_epoch():
-            history = self._train(X, targets, epochs=1, validation_data=validation)
+            history = self._train(rows, batch_size, epochs=1, validation=validation)
             if validation is not None:
                 return history["val_loss"][-1]
             return history["loss"][-1] + history["l2_penalty"][-1]
@@ -198,17 +220,23 @@ class _XPNetEstimator(BaseEstimator):
                           "monitored loss was still improving by more than tol; raise max_iter for a "
                           "converged model", ConvergenceWarning, stacklevel=4)
 
-    def _hold_out(self, X, targets, seed: int):
-        """``(X_train, targets_train, (X_val, targets_val))``: a seeded split of
-        ``validation_fraction``, stratified for a classifier."""
+    def _hold_out(self, rows: tuple, seed: int) -> tuple:
+        """``(training rows, validation rows)``: a seeded split of ``validation_fraction`` of the rows
+        ``(X, targets, weights or None)``, stratified for a classifier."""
+        X, targets, weights = rows
+        arrays = (X, targets) if weights is None else (X, targets, weights)
         try:
-            X, X_val, targets, targets_val = train_test_split(
-                X, targets, test_size=self.validation_fraction, random_state=seed,
-                stratify=targets if is_classifier(self) else None)
+            parts = train_test_split(*arrays, test_size=self.validation_fraction, random_state=seed,
+                                     stratify=targets if is_classifier(self) else None)
         except ValueError as error:
             raise ValueError(f"early_stopping cannot hold out validation_fraction={self.validation_fraction!r} "
                              f"of n_samples={len(X)} training examples: {error}") from error
-        return X, targets, (X_val, targets_val)
+        training, validation = tuple(parts[0::2]), tuple(parts[1::2])
+        if weights is None:
+            return training + (None,), validation + (None,)
+        for part, name in ((training, "training"), (validation, "validation")):
+            _checked_weights(part[2], len(part[2]), f"sample_weight of the early_stopping {name} part")
+        return training, validation
 
     def _record_curves(self) -> None:
         history = self.model_.history
@@ -270,7 +298,8 @@ class XPNetClassifier(ClassifierMixin, _XPNetEstimator):
     alpha : float >= 0, default 0.0001
         L2 penalty ``alpha / (2 m) * sum(W^2)`` over the Dense weights, m the batch size.
     batch_size : int >= 1 or "auto", default "auto"
-        Examples per update; "auto" is ``min(200, n_samples)``.
+        Examples per update; "auto" is ``min(200, n_samples)``; more than n_samples is clipped to
+        n_samples, with a warning.
     max_iter : int >= 1, default 200
         The most epochs (passes over the data) ``fit`` trains.
     shuffle : bool, default True
@@ -306,9 +335,10 @@ class XPNetClassifier(ClassifierMixin, _XPNetEstimator):
     string column names.
     """
 
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """One epoch on (X, y), continuing the network; ``classes`` (all labels) is required on the
-        first call and, when given later, must not change. Returns self."""
+        first call and, when given later, must not change; ``sample_weight`` as in ``fit``. Returns
+        self."""
         if not hasattr(self, "model_") and classes is None:
             raise ValueError("classes must be given on the first call to partial_fit: every label "
                              "that will appear, e.g. classes=np.unique(y_all)")
@@ -316,7 +346,7 @@ class XPNetClassifier(ClassifierMixin, _XPNetEstimator):
                 _checked_classes(classes, "classes"), self.classes_):
             raise ValueError(f"classes={classes!r} differs from the classes_ of the first call "
                              f"{self.classes_.tolist()!r}")
-        return self._fit(X, y, incremental=True, classes=classes)
+        return self._fit(X, y, incremental=True, classes=classes, sample_weight=sample_weight)
 
     def predict_proba(self, X) -> np.ndarray:
         """Class probabilities ``(m, K)``, columns in the order of ``classes_``."""
@@ -333,8 +363,15 @@ class XPNetClassifier(ClassifierMixin, _XPNetEstimator):
         check_classification_targets(y)
         return X, y
 
-    def _learn_outputs(self, y, classes) -> None:
-        self.classes_ = _checked_classes(y, "y") if classes is None else _checked_classes(classes, "classes")
+    def _learn_outputs(self, y, classes, weights) -> None:
+        """``classes_``: ``classes`` when given, else the labels of y, of which at least two must
+        have weights > 0."""
+        if classes is not None:
+            self.classes_ = _checked_classes(classes, "classes")
+            return
+        self.classes_ = _checked_classes(y, "y")
+        if weights is not None:
+            _checked_classes(y[weights > 0], "y where sample_weight > 0")
 
     def _encode_targets(self, y) -> np.ndarray:
         """Labels ``(m,)`` as their indices in ``classes_``."""
@@ -367,9 +404,10 @@ class XPNetRegressor(RegressorMixin, _XPNetEstimator):
 
     _loss_name = "mse"
 
-    def partial_fit(self, X, y):
-        """One epoch on (X, y), continuing the network (a new one on the first call). Returns self."""
-        return self._fit(X, y, incremental=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """One epoch on (X, y), continuing the network (a new one on the first call);
+        ``sample_weight`` as in ``fit``. Returns self."""
+        return self._fit(X, y, incremental=True, sample_weight=sample_weight)
 
     def predict(self, X) -> np.ndarray:
         """Predictions ``(m,)`` or ``(m, n_outputs)``, as y was in ``fit``."""
@@ -379,7 +417,7 @@ class XPNetRegressor(RegressorMixin, _XPNetEstimator):
     def _validate(self, X, y, reset: bool):
         return validate_data(self, X, y, reset=reset, dtype=FLOAT_TYPES, multi_output=True, y_numeric=True)
 
-    def _learn_outputs(self, y, classes) -> None:
+    def _learn_outputs(self, y, classes, weights) -> None:
         """``classes`` is partial_fit's argument of the classifier, always None here."""
         self.n_outputs_ = 1 if y.ndim == 1 else y.shape[1]
         self._one_dimensional = y.ndim == 1
@@ -412,6 +450,21 @@ def _network_layers(hidden_layer_sizes: tuple, activation: str, dropout: float, 
         if dropout > 0:
             layers.append(xn.Dropout(dropout))
     return layers + [xn.Dense(output_units, init=init)]
+
+
+def _checked_weights(sample_weight, m: int, name: str) -> np.ndarray:
+    """``sample_weight`` as a float vector ``(m,)`` of finite weights >= 0, not all zero."""
+    weights = data.check_sample_weight(np.asarray(sample_weight), m, name)
+    if not weights.any():
+        raise ValueError(f"{name} must hold at least one weight > 0, got all zeros")
+    return weights
+
+
+def _mean_one(weights):
+    """Weights divided by their mean (None stays None). ``Sequential.fit`` divides the weighted loss
+    sum by the number of examples m; with these weights that is the weighted mean, the sum divided
+    by the sum of the weights."""
+    return None if weights is None else weights / float(np.mean(weights))
 
 
 def _checked_classes(labels, name: str) -> np.ndarray:
