@@ -11,7 +11,7 @@ SPACE = {"lr": tune.LogUniform(1e-3, 0.1), "beta1": tune.OneMinusLogUniform(0.8,
          "l2": tune.LogUniform(1e-4, 0.1), "init_scale": tune.Uniform(0.5, 1.5), "seed": tune.IntUniform(0, 10**6)}
 
 
-def course_problem(device):
+def narrow_problem(device):
     """2-5-2-1 on moons (300 points, noise 0.2), mini-batches of 64."""
     from xpnet import datasets
 
@@ -29,7 +29,7 @@ def wide_problem(device):
     return problem, {"layers": 2, "units": 100, "batch_size": 100, "epochs": 3}
 
 
-SETUPS = {"2-5-2-1 moons b64": course_problem, "40-100-100-10 b100": wide_problem}
+SETUPS = {"2-5-2-1 moons b64": narrow_problem, "40-100-100-10 b100": wide_problem}
 
 
 @pytest.mark.parametrize("setup", sorted(SETUPS))
