@@ -319,12 +319,22 @@ def _cell(value, member) -> str:
 
 
 class TerminateOnDivergence(Callback):
-    """Treat a run as diverged not only when the cost becomes NaN or inf, but also when an iteration's
-    cost exceeds ``threshold`` or the epoch's loss exceeds ``factor`` times the lowest loss so far
-    (the previous epochs' losses, or, in a model's first epoch, the cost of its first mini-batch,
-    before any update). The epoch is then handled like a NaN: the model goes back to the parameters
-    it had at the epoch's start and :class:`~xpnet.DivergenceError` is raised (a population freezes
-    the diverged models; the error comes when all have diverged).
+    """Treat a run as diverged not only when the cost becomes NaN or inf, but also when it blows up:
+    an iteration's cost exceeds ``threshold``, or the epoch's loss exceeds both ``factor`` times the
+    lowest loss so far and the starting loss.
+
+    The starting loss is the cost of the model's first mini-batch, before any update (for a model
+    that has trained before: the first iteration cost in its History, which includes the L2
+    penalty); the lowest loss so far is the lowest epoch loss in the History (in a model's first
+    epoch: the starting loss). Both bounds are needed: close to a perfect fit the loss is tiny and
+    may jump by far more than ``factor`` from one epoch to the next (1e-4 to 3e-3, say) while
+    staying far below where training started, whereas a learning rate that is too large sends the
+    loss past the starting loss, usually within the first epoch. A loss that never returns above
+    its starting value is never stopped by ``factor`` (give a ``threshold`` for that).
+
+    A diverged epoch is handled like a NaN: the model goes back to the parameters it had at the
+    epoch's start and :class:`~xpnet.DivergenceError` is raised (a population freezes the diverged
+    models, each judged by its own losses; the error comes when all have diverged).
     """
 
     def __init__(self, factor: float | None = 10.0, threshold: float | None = None):
@@ -337,28 +347,33 @@ class TerminateOnDivergence(Callback):
         self.threshold = None if threshold is None else checks.positive(threshold, "threshold")
 
     def on_train_begin(self, run: Run) -> None:
-        losses = np.asarray(run.history["loss"], dtype=np.float64)
+        history = run.history
+        losses = np.asarray(history["loss"], dtype=np.float64)
         self.lowest = np.nanmin(losses, axis=0) if losses.size and np.isfinite(losses).any() else None
+        self.start = np.asarray(history.iteration_cost[0], dtype=np.float64) if history.iteration_cost else None
         run.add_divergence_test(self)
 
     def __call__(self, costs: np.ndarray, losses: np.ndarray) -> np.ndarray:
         """Which iterations (``costs``: ``(iterations,) + lead``) count as diverged, given the epoch's
-        losses (``lead``): those above the threshold, and, in an epoch whose loss grew more than
-        ``factor`` times, those above ``factor`` times the lowest loss."""
+        losses (``lead``): those above the threshold, and, in an epoch whose loss is above both
+        ``factor`` times the lowest loss and the starting loss, those above both too."""
         bad = np.zeros(costs.shape, dtype=bool)
         if self.threshold is not None:
             bad |= costs > self.threshold
         if self.factor is not None:
-            lowest = costs[0] if self.lowest is None else self.lowest
-            grown = losses > self.factor * lowest
-            bad |= grown & (costs > self.factor * lowest)
-            self.lowest = np.fmin(lowest, np.where(grown, lowest, losses))
+            start = costs[0] if self.start is None else self.start
+            lowest = start if self.lowest is None else self.lowest
+            bound = np.fmax(self.factor * lowest, start)
+            grown = losses > bound
+            bad |= grown & (costs > bound)
+            self.start, self.lowest = start, np.fmin(lowest, np.where(grown, lowest, losses))
         return bad
 
     @property
     def reason(self) -> str:
         parts = ([f"above {self.threshold:g}"] if self.threshold is not None else []) + (
-            [f"{self.factor:g} times the lowest loss so far"] if self.factor is not None else [])
+            [f"above both {self.factor:g} times the lowest loss so far and the starting loss"]
+            if self.factor is not None else [])
         return "the cost grew " + " or ".join(parts)
 
 
