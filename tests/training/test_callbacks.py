@@ -261,6 +261,25 @@ def test_csv_logger_writes_a_row_per_model_of_a_population(tmp_path):
     assert float(rows[4]["loss"]) == history.member(1)["loss"][1]
 
 
+@pytest.mark.parametrize("make", [callbacks.CSVLogger, callbacks.ModelCheckpoint], ids=["csv", "checkpoint"])
+def test_a_file_in_a_missing_folder_is_refused_before_training(tmp_path, make):
+    X, y, _, _ = overfitting_problem()
+    model = wide()
+    with pytest.raises(FileNotFoundError, match=r"cannot write '.*missing/out': there is no folder '.*missing'"):
+        model.fit(X, y, loss="softmax_cross_entropy", epochs=2, callbacks=[make(tmp_path / "missing" / "out")])
+    assert model.epoch == 0 and model.loss is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_folder_named_by_format_fields_is_checked_when_saving(tmp_path):
+    X, y, _, _ = overfitting_problem()
+    (tmp_path / "run-1").mkdir()
+    model = wide()
+    with pytest.raises(FileNotFoundError, match=r"there is no folder '.*run-2'"):
+        model.fit(X, y, loss="softmax_cross_entropy", epochs=2,
+                  callbacks=[callbacks.ModelCheckpoint(tmp_path / "run-{epoch}" / "model.npz")])
+    assert model.epoch == 2 and (tmp_path / "run-1" / "model.npz").exists()
+
+
 def test_tensorboard_writes_event_files(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from xpnet import checks
+from xpnet import checks, files
 from xpnet.training.history import EPOCH_KEYS
 from xpnet.training.snapshot import model_weights
 
@@ -201,7 +201,8 @@ class ModelCheckpoint(Callback):
     ``"{val_loss:.3f}.npz"``). Saves every ``every`` epochs (of the model's epoch count), or with
     ``save_best_only`` whenever ``monitor`` improves; for a population each model is then saved with
     the weights of its own best epoch. A checkpoint holds everything :func:`xpnet.load` needs to
-    continue exactly where it stopped (optimizer state, epoch count, random streams, History).
+    continue exactly where it stopped (optimizer state, epoch count, random streams, History). A
+    folder that does not exist is refused when training begins (unless format fields name it).
     """
 
     def __init__(self, path, every: int = 1, save_best_only: bool = False, monitor: str = "val_loss",
@@ -213,6 +214,8 @@ class ModelCheckpoint(Callback):
         self.saved: list = []  # the paths written
 
     def on_train_begin(self, run: Run) -> None:
+        if "{" not in os.path.dirname(self.path):  # a folder named by format fields is known when saving
+            files.check_folder(self.path)
         if self.save_best_only:
             self.monitor.start(run, "ModelCheckpoint")
             self.best = model_weights(run.model) if run.model.lead else None
@@ -289,12 +292,13 @@ class ReduceLROnPlateau(Callback):
 class CSVLogger(Callback):
     """One row per epoch (per model of a population, with a ``member`` column) appended to a CSV file:
     ``epoch`` and the History's entries, numbers written exactly (``repr``). ``append=False`` starts
-    the file anew at each ``fit`` call."""
+    the file anew at each ``fit`` call. A folder that does not exist is refused when training begins."""
 
     def __init__(self, path, separator: str = ",", append: bool = False):
         self.path, self.separator, self.append = os.fspath(path), separator, checks.flag(append, "append")
 
     def on_train_begin(self, run: Run) -> None:
+        files.check_folder(self.path)
         if not self.append or not os.path.exists(self.path):
             with open(self.path, "w", newline="") as file:
                 header = ["epoch"] + ["member"] * bool(run.model.lead) + list(EPOCH_KEYS)
