@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import collections.abc
 import contextlib
 import copy
 import dataclasses
@@ -151,8 +152,12 @@ class Sequential:
         return self.param_layout.size
 
     def set_weights(self, values: dict) -> None:
-        """Copy values (NumPy or backend arrays) into the named parameters or state buffers."""
+        """Copy values (NumPy or backend arrays) into the named parameters or state buffers:
+        ``values`` is a dict name -> array, as :meth:`get_weights` returns (all names or some)."""
         targets = {**self.params, **self.state}
+        if not isinstance(values, collections.abc.Mapping):
+            raise TypeError(f"set_weights takes a dict name -> array, as get_weights returns (names "
+                            f"{', '.join(map(repr, targets))}), got {type(values).__name__}")
         checked = {}
         for name, value in values.items():
             if name not in targets:
@@ -299,9 +304,12 @@ class Sequential:
         return evaluation.scores(self, inputs.array_source(self, targets, X, y, sample_weight), loss)
 
     def require_loss(self, action: str):
+        """The model's loss, or an error saying how ``action`` (``"predict"``, ...) gets one."""
         if self.loss is None:
-            raise ValueError(f"{action} needs the model's loss: train with fit(..., loss=...) first, or "
-                             "pass loss= to evaluate")
+            also = ", or pass loss= to evaluate" if action == "evaluate" else ""
+            raise ValueError(f"{action} needs the model's loss, which says how outputs become predictions: pass "
+                             f"loss= to Sequential (such as loss='softmax_cross_entropy'), or train with "
+                             f"fit(..., loss=...) first{also}")
         return self.loss
 
     # training ----------------------------------------------------------------------------------
