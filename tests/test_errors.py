@@ -142,6 +142,13 @@ def test_a_stream_with_y_is_told_to_pass_y_none(stream, kind):
         model.fit(stream(X, y), y)
 
 
+@pytest.mark.parametrize("dtype, name", [(np.float64, "float64"), (np.float32, "float32"),
+                                         (np.dtype("float32"), "float32"), (np.dtype("float64"), "float64")])
+def test_numpy_dtypes_work_where_dtype_names_do(dtype, name):
+    model = xn.Sequential([xn.Dense(2)], input_dim=3, dtype=dtype)
+    assert model.dtype == name and model.params["0.W"].dtype == np.dtype(name)
+    assert model.clone(dtype=dtype).dtype == name and xn.resolve_backend(dtype=dtype).dtype_name == name
+
 
 def test_set_params_checks_names_and_shapes():
     model = xn.Sequential([xn.Dense(2)], input_dim=3)
