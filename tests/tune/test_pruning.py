@@ -65,3 +65,16 @@ def test_optuna_prune_must_be_a_bool_and_is_checked_before_asking():
     with pytest.raises(TypeError, match="prune must be True or False, got 'no'"):
         bridge.optimize(study, SPACE, PROBLEM, n_trials=2, prune="no")
     assert study.trials == []
+
+
+@pytest.mark.parametrize("options, message", [({"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+                                              ({"n_trials": 2, "population_size": 0},
+                                               r"population_size must be a positive int, got 0")])
+def test_optuna_trial_counts_are_positive_ints(options, message):
+    optuna = pytest.importorskip("optuna")
+    from xpnet.tune import optuna as bridge
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.raises(ValueError, match=message):
+        bridge.optimize(study, SPACE, PROBLEM, **options)
+    assert study.trials == []

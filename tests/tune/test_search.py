@@ -107,3 +107,21 @@ def test_a_problem_takes_a_numpy_dtype_and_keeps_its_name():
     X, y, X_val, y_val = ten_classes()
     problem = tune.Problem(X, y, X_val, y_val, "softmax_cross_entropy", 10, dtype=np.float64)
     assert problem.dtype == "float64" and problem.on_device("cpu").dtype == "float64"
+
+
+@pytest.mark.parametrize("search, options, message", [
+    (tune.random_search, {"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+    (tune.random_search, {"n_trials": -3}, r"n_trials must be a positive int, got -3"),
+    (tune.random_search, {"n_trials": 2.0}, r"n_trials must be a positive int, got 2\.0"),
+    (tune.random_search, {"n_trials": "5"}, r"n_trials must be a positive int, got '5'"),
+    (tune.grid_search, {"points": 0}, r"points must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"rounds": 0}, r"rounds must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"top_k": 1.5}, r"top_k must be a positive int, got 1\.5"),
+])
+def test_trial_counts_are_positive_ints_checked_before_the_search(search, options, message, monkeypatch):
+    ran = []
+    monkeypatch.setattr(runner, "run", lambda *args, **run_options: ran.append(args))
+    with pytest.raises(ValueError, match=message):
+        search(SPACE, PROBLEM, **options)
+    assert ran == []
