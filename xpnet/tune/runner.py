@@ -162,7 +162,7 @@ def _train_together(problem: Problem, group: list, pruner: pruning.Pruner | None
         started = time.perf_counter()
         diverged = _fit(model, problem, configs, running, stop - model.epoch, seed)
         seed = None  # later segments go on with the same shuffle stream
-        seconds[running] += (time.perf_counter() - started) / len(running)
+        seconds[running] += (time.perf_counter() - started) / len(running)  # equal shares: see TrialResult
         states = {int(row): "diverged" for row in np.flatnonzero(diverged)}
         if pruner is not None and stop < epochs:
             states.update(_pruned(model, pruner, [group[position][0] for position in running], diverged))
