@@ -66,3 +66,13 @@ def standalone(layer, backend, input_dim: int):
     layer.build(input_dim)
     layer.bind(_Owner(), backend, {}, {}, {})
     return layer
+
+
+def clusters(m, seed=0):
+    """Three well separated Gaussian clusters in 3-D (labels 0, 1, 2), far from the origin and
+    unevenly scaled, so standardization matters."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(m) % 3
+    centers = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 4.0], [0.0, 4.0, -4.0]])
+    X = (centers[labels] + rng.normal(size=(m, 3))) * np.array([1.0, 100.0, 0.01]) + np.array([50, -7e3, 3])
+    return X, labels

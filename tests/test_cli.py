@@ -17,6 +17,8 @@ from xpnet import cli, tabular
 from xpnet.cli import main
 from xpnet.preparation import infer_task, validation_split
 
+import support
+
 ROOT = Path(__file__).resolve().parents[1]
 SPECIES = ("cat", "dog", "emu")
 
@@ -26,16 +28,6 @@ def run_xpnet(*args, cwd=None, **options):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     return subprocess.run([sys.executable, "-m", "xpnet", *map(str, args)], cwd=cwd, env=env,
                           capture_output=True, text=True, timeout=120, **options)
-
-
-def clusters(m, seed=0):
-    """Three well separated Gaussian clusters in 3-D (labels 0, 1, 2), far from the origin and
-    unevenly scaled, so standardization matters."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(m) % 3
-    centers = np.array([[0.0, 0.0, 0.0], [4.0, 0.0, 4.0], [0.0, 4.0, -4.0]])
-    X = (centers[labels] + rng.normal(size=(m, 3))) * np.array([1.0, 100.0, 0.01]) + np.array([50, -7e3, 3])
-    return X, labels
 
 
 def write_csv(path, header, rows):
@@ -54,7 +46,7 @@ def read_csv(path):
 @pytest.fixture
 def animals(tmp_path):
     """A CSV of 150 rows: three numeric features and the string label ``species``."""
-    X, labels = clusters(150)
+    X, labels = support.clusters(150)
     rows = [[*x.tolist(), SPECIES[label]] for x, label in zip(X, labels)]
     return write_csv(tmp_path / "animals.csv", ["height", "weight", "speed", "species"], rows)
 
@@ -124,7 +116,7 @@ def test_train_csv_saves_labels_features_and_standardization(trained, animals):
     assert encoding["classes"] == list(SPECIES)
     assert encoding["features"] == ["height", "weight", "speed"]
     assert model.loss.name == "softmax_cross_entropy" and model.output_dim == 3
-    X, _ = clusters(150)
+    X, _ = support.clusters(150)
     assert np.allclose(encoding["mean"], X.mean(axis=0), rtol=0.05, atol=0.2)  # from 120 of the rows
     assert not np.allclose(encoding["mean"], X.mean(axis=0), rtol=1e-9, atol=0)
 
@@ -162,7 +154,7 @@ def test_predict_applies_the_saved_standardization_by_column_name(trained, tmp_p
     """Columns in another order, an extra column and no target: the same probabilities as the model
     applied by hand to ``(X - mean) / std``."""
     model_path, _ = trained
-    X, _ = clusters(20, seed=1)
+    X, _ = support.clusters(20, seed=1)
     shuffled = write_csv(tmp_path / "new.csv", ["speed", "id", "height", "weight"],
                          [[x[2], i, x[0], x[1]] for i, x in enumerate(X)])
     assert main(["predict", str(model_path), str(shuffled)]) == 0
@@ -213,7 +205,7 @@ def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
 
 
 def test_npy_target_by_index_and_prediction_without_the_target_column(tmp_path, capsys):
-    X, labels = clusters(150)
+    X, labels = support.clusters(150)
     data = tmp_path / "animals.npy"
     np.save(data, np.column_stack([labels + 10, X]))  # the target first: labels 10, 11, 12
     model_path = tmp_path / "model.npz"
@@ -230,7 +222,7 @@ def test_npy_target_by_index_and_prediction_without_the_target_column(tmp_path, 
 
 def test_predict_with_a_model_saved_from_python(tmp_path, capsys):
     """No metadata: every column is a feature, taken as is; labels are the class indices."""
-    X, labels = clusters(150)
+    X, labels = support.clusters(150)
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     model = xn.Sequential([xn.Dense(16), xn.ReLU(), xn.Dense(3)], input_dim=3, seed=0)
     model.fit(X, labels, loss="softmax_cross_entropy", optimizer=xn.Adam(lr=0.01), epochs=20)
@@ -246,7 +238,7 @@ def test_parquet_round_trip(tmp_path, capsys):
     pyarrow = pytest.importorskip("pyarrow")
     parquet = pytest.importorskip("pyarrow.parquet")
 
-    X, labels = clusters(150)
+    X, labels = support.clusters(150)
     table = pyarrow.table({"height": X[:, 0], "weight": X[:, 1], "speed": X[:, 2],
                            "species": [SPECIES[label] for label in labels]})
     data = tmp_path / "animals.parquet"
@@ -474,7 +466,7 @@ def test_bench_runs_the_checkouts_suite_and_prints_the_report(tmp_path):
 # interruptions -----------------------------------------------------------------------------------
 
 def test_ctrl_c_exits_130_and_leaves_no_file(tmp_path):
-    X, labels = clusters(3000)
+    X, labels = support.clusters(3000)
     np.savez(tmp_path / "data.npz", X=X, y=labels)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(

@@ -121,3 +121,38 @@ def test_bad_data_arguments(options, message):
     X, y = regression()
     with pytest.raises((ValueError, TypeError), match=message):
         model().fit(X, y, loss="mse", **options)
+
+
+def labels_and_ten_outputs():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((30, 3)), np.arange(30) % 10, model(outputs=10)
+
+
+@pytest.mark.parametrize("loss, targets, message", [
+    ("binary_cross_entropy", lambda y: y % 2, r"y has shape \(30,\), one label per example: "
+     r"loss='binary_cross_entropy' then needs a model with one output, and this model has 10; give 0/1 targets of "
+     r"shape \(30, 10\)"),
+    ("mse", lambda y: y, r"mse targets must have 10 column\(s\), one per output of the model \(shape \(30, 10\)\), "
+     r"but y has shape \(30,\) \(one value per example fits a model with one output; this model has 10\)"),
+    ("mse", lambda y: np.c_[y, y], r"mse targets must have 10 column\(s\), .* but y has shape \(30, 2\)$"),
+    ("mse", lambda y: y[:, None, None], r"y must be 1-D or 2-D, got shape \(30, 1, 1\)"),
+    ("softmax_cross_entropy", lambda y: np.eye(5)[y % 5], r"one-hot rows for loss='softmax_cross_entropy' must have "
+     r"10 column\(s\), .* but y has shape \(30, 5\)"),
+])
+def test_targets_that_do_not_fit_the_loss_and_outputs_name_the_shape_given_and_the_cause(loss, targets, message):
+    X, y, ten = labels_and_ten_outputs()
+    with pytest.raises(ValueError, match=message):
+        ten.fit(X, targets(y), loss=loss)
+
+
+def test_evaluate_and_a_second_fit_with_another_loss_say_so_too():
+    X, y, ten = labels_and_ten_outputs()
+    ten.fit(X, y, loss="softmax_cross_entropy")
+    with pytest.raises(ValueError, match=r"mse targets must have 10 column\(s\), .* y has shape \(30,\)"):
+        ten.evaluate(X, y, loss="mse")
+    with pytest.raises(ValueError, match=r"y has shape \(30,\), one label per example: loss='binary_cross_entropy'"):
+        ten.fit(X, y % 2, loss="binary_cross_entropy")
+    with pytest.raises(ValueError, match=r"0/1 targets for loss='binary_cross_entropy' must have 1 column\(s\), one "
+                                         r"per output of the model \(shape \(30, 1\) or \(30,\)\), but y has shape "
+                                         r"\(30, 2\)"):
+        model().fit(X, np.c_[y % 2, y % 2], loss="binary_cross_entropy")

@@ -117,8 +117,37 @@ def test_dropout_as_last_layer_is_an_error():
 
 def test_predict_before_fit_says_what_is_missing():
     model = xn.Sequential([xn.Dense(2)], input_dim=3)
-    with pytest.raises(ValueError, match="predict needs the model's loss"):
+    with pytest.raises(ValueError, match=r"predict needs the model's loss, .*: pass loss= to Sequential .*, or train "
+                                         r"with fit\(\.\.\., loss=\.\.\.\) first$"):
         model.predict(np.zeros((1, 3)))
+    with pytest.raises(ValueError, match=r"evaluate needs the model's loss, .*, or pass loss= to evaluate$"):
+        model.evaluate(np.zeros((1, 3)), [0])
+
+
+def test_set_weights_takes_a_dict_as_get_weights_gives():
+    model = xn.Sequential([xn.Dense(2)], input_dim=3)
+    with pytest.raises(TypeError, match=r"set_weights takes a dict name -> array, as get_weights returns \(names "
+                                        r"'0\.W', '0\.b'\), got list"):
+        model.set_weights([np.zeros((3, 2)), np.zeros(2)])
+
+
+@pytest.mark.parametrize("stream, kind", [
+    (lambda X, y: lambda: iter([(X, y)]), "function"),
+    (lambda X, y: (chunk for chunk in [(X, y)]), "generator"),
+])
+def test_a_stream_with_y_is_told_to_pass_y_none(stream, kind):
+    model, X, y = trained_model()
+    with pytest.raises(ValueError, match=rf"X is a stream of chunks \({kind}\), which carries its own targets: "
+                                         r"pass y=None"):
+        model.fit(stream(X, y), y)
+
+
+@pytest.mark.parametrize("dtype, name", [(np.float64, "float64"), (np.float32, "float32"),
+                                         (np.dtype("float32"), "float32"), (np.dtype("float64"), "float64")])
+def test_numpy_dtypes_work_where_dtype_names_do(dtype, name):
+    model = xn.Sequential([xn.Dense(2)], input_dim=3, dtype=dtype)
+    assert model.dtype == name and model.params["0.W"].dtype == np.dtype(name)
+    assert model.clone(dtype=dtype).dtype == name and xn.resolve_backend(dtype=dtype).dtype_name == name
 
 
 def test_set_params_checks_names_and_shapes():

@@ -20,10 +20,10 @@ from typing import Any
 
 import numpy as np
 
+from xpnet import checks
 from xpnet.kernels import Kernels, select_kernels
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
-DTYPES = ("float32", "float64")
 _CUDA_INSTALL_HINT = "install CuPy with: pip install 'xpnet[cuda]' (cupy-cuda12x)"
 
 
@@ -103,17 +103,17 @@ def to_numpy(array) -> np.ndarray:
     return np.array(array, copy=True)
 
 
-def resolve_backend(backend: str | None = None, device: str = "cpu", dtype: str = "float32",
+def resolve_backend(backend: str | None = None, device: str = "cpu", dtype="float32",
                     seed: int | None = None, fast: bool | None = None) -> Backend:
-    """Build a :class:`Backend` from user strings, with errors that say what was expected.
+    """Build a :class:`Backend` from user strings (``dtype`` may also be a NumPy type or dtype, see
+    :func:`xpnet.checks.dtype_name`), with errors that say what was expected.
 
     ``fast``: use this backend's fast path if it has one (None: on unless ``XPNET_FAST=0``).
     """
 
     if not isinstance(device, str):
         raise TypeError(f"device must be a string such as 'cpu' or 'cuda:0', got {device!r}")
-    if dtype not in DTYPES:
-        raise ValueError(f"dtype must be one of {DTYPES}, got {dtype!r}")
+    dtype = checks.dtype_name(dtype)
     if backend is None:
         backend = "cupy" if device.startswith("cuda") else "numpy"
     if backend not in BACKENDS:

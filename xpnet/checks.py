@@ -2,7 +2,23 @@
 that names the argument, the value seen and what was expected."""
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
+
+DTYPES = ("float32", "float64")  # the float types a model computes in
+
+
+def dtype_name(value) -> str:
+    """A model's float type, given by name (``"float32"``), as a NumPy type (``np.float32``) or as a
+    NumPy dtype (``np.dtype("float32")``), as its name."""
+    name = value
+    if isinstance(value, (type, np.dtype)):
+        with contextlib.suppress(TypeError):
+            name = np.dtype(value).name
+    if not isinstance(name, str) or name not in DTYPES:
+        raise ValueError(f"dtype must be one of {DTYPES}, got {value!r}")
+    return name
 
 
 def positive_int(value, name: str) -> int:

@@ -119,18 +119,15 @@ class Targets:
     def encode(self, y, m: int, name: str = "y") -> tuple:
         """``(Y, indices)``: targets as a float host array ``(m, n_outputs)`` and the class index of
         each example (None where targets are not one label per example)."""
-        shape = np.shape(y)
+        shape = tuple(np.shape(y))
         if len(shape) == 0 or shape[0] != m:
             raise ValueError(f"{name} must have one entry per example of X ({m}), got shape {shape}")
         if self._are_labels(shape):
             return self._from_labels(class_labels.as_labels(y, name).reshape(m), name)
+        self._check_shape(shape, name)
         host = as_host_array(y, name)
         check_values(host, name, self.dtype)
-        if host.ndim == 1:
-            host = host[:, None]
-        if host.ndim != 2 or host.shape[1] != self.n_outputs:
-            raise ValueError(f"{name} must have shape ({m},) or ({m}, {self.n_outputs}) to match the model's "
-                             f"{self.n_outputs} output(s), got {host.shape}")
+        host = host.reshape(m, self.n_outputs)
         if self.loss_name == "binary_cross_entropy" and not np.all((host == 0) | (host == 1)):
             raise ValueError(f"{name} must hold only 0 and 1 for loss='binary_cross_entropy', got values "
                              f"{_examples(host[(host != 0) & (host != 1)])}")
@@ -140,6 +137,26 @@ class Targets:
                                  "for loss='softmax_cross_entropy'")
             return host, np.argmax(host, axis=1)
         return host, None
+
+    def _check_shape(self, shape: tuple, name: str) -> None:
+        """Targets other than labels: ``(m, n_outputs)``, or ``(m,)`` for one output; else an error
+        that says what the loss needs of the model and of the targets."""
+        m, n, loss = shape[0], self.n_outputs, self.loss_name
+        if shape == (m, n) or (n == 1 and shape == (m,)):
+            return
+        if len(shape) > 2:
+            raise ValueError(f"{name} must be 1-D or 2-D, got shape {shape}")
+        if loss == "binary_cross_entropy" and len(shape) == 1:
+            raise ValueError(f"{name} has shape {shape}, one label per example: loss='binary_cross_entropy' "
+                             f"then needs a model with one output, and this model has {n}; give 0/1 targets of "
+                             f"shape ({m}, {n}) (one column per output), or use loss='softmax_cross_entropy' "
+                             f"for {n} classes")
+        targets = {"mse": "mse targets", "binary_cross_entropy": "0/1 targets for loss='binary_cross_entropy'",
+                   "softmax_cross_entropy": "one-hot rows for loss='softmax_cross_entropy'"}[loss]
+        hint = f" (one value per example fits a model with one output; this model has {n})" if len(shape) == 1 else ""
+        one = f" or ({m},)" if n == 1 else ""
+        raise ValueError(f"{targets} must have {n} column(s), one per output of the model (shape ({m}, {n}){one}), "
+                         f"but {name} has shape {shape}{hint}")
 
     def _are_labels(self, shape: tuple) -> bool:
         """One label per example: a vector, or a single column for one binary output."""

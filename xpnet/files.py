@@ -77,12 +77,19 @@ def _suffix(name: str) -> str:
     return TEMPORARY_MARK + os.path.splitext(name)[1]
 
 
-def _resolved_target(path) -> str:
-    """The file to replace: ``path`` with symbolic links followed (a link is written through)."""
+def check_folder(path) -> str:
+    """``path`` with symbolic links followed, once its folder is known to exist (else a
+    FileNotFoundError naming the folder)."""
     target = os.path.realpath(os.fspath(path))
     directory = os.path.dirname(target)
     if not os.path.isdir(directory):
         raise FileNotFoundError(errno.ENOENT, f"cannot write {os.fspath(path)!r}: there is no folder {directory!r}")
+    return target
+
+
+def _resolved_target(path) -> str:
+    """The file to replace: ``path`` with symbolic links followed (a link is written through)."""
+    target = check_folder(path)
     if os.path.isdir(target):
         raise IsADirectoryError(errno.EISDIR, f"cannot write {os.fspath(path)!r}: it is a folder")
     if os.path.exists(target) and not os.path.isfile(target):

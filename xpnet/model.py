@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import collections.abc
 import contextlib
 import copy
 import dataclasses
@@ -30,7 +31,9 @@ class Sequential:
     parameter arrays, in layer order; ``grads`` holds the latest gradients under the same names and
     ``state`` the non-trained buffers (batch norm's running statistics). All three are views of one
     flat buffer each (``param_buffer``, ``grad_buffer``, ``state_buffer``). Initial weights come from
-    a NumPy generator seeded with ``seed``, so they are bit-identical on every backend.
+    a NumPy generator seeded with ``seed``, so they are bit-identical on every backend. ``dtype`` is
+    ``"float32"`` or ``"float64"`` (or NumPy's ``np.float32``, ``np.float64``, ``np.dtype("float32")``);
+    ``model.dtype`` is its name.
     ``fast=False`` (or ``XPNET_FAST=0``) runs the reference kernels instead of the backend's fast path.
 
     ``population=P`` stacks P same-shaped models on a leading axis, trained together in one pass
@@ -47,7 +50,7 @@ class Sequential:
     leaves the training step alone (it sees the weights as they are at that moment).
     """
 
-    def __init__(self, layers, input_dim: int, device: str = "cpu", dtype: str = "float32",
+    def __init__(self, layers, input_dim: int, device: str = "cpu", dtype="float32",
                  seed: int | None = 0, backend: str | None = None, fast: bool | None = None,
                  population: int | None = None, init_scale=1.0, loss=None):
         self.layers = check_layers(layers)
@@ -67,7 +70,7 @@ class Sequential:
                    for member_seed, scale in zip(self.seeds, scales)]
         stacked = {name: np.stack([values[name] for values in initial]).reshape(
             self.lead + initial[0][name].shape) for name in initial[0]}
-        _check_representable(stacked, dtype)
+        _check_representable(stacked, self.backend.dtype_name)
         self._allocate(stacked, _initial_values(states, None, 1.0, self.lead))
         self.loss: Loss | None = get_loss(loss) if loss is not None else None
         self.optimizer: Optimizer | None = None
@@ -151,8 +154,12 @@ class Sequential:
         return self.param_layout.size
 
     def set_weights(self, values: dict) -> None:
-        """Copy values (NumPy or backend arrays) into the named parameters or state buffers."""
+        """Copy values (NumPy or backend arrays) into the named parameters or state buffers:
+        ``values`` is a dict name -> array, as :meth:`get_weights` returns (all names or some)."""
         targets = {**self.params, **self.state}
+        if not isinstance(values, collections.abc.Mapping):
+            raise TypeError(f"set_weights takes a dict name -> array, as get_weights returns (names "
+                            f"{', '.join(map(repr, targets))}), got {type(values).__name__}")
         checked = {}
         for name, value in values.items():
             if name not in targets:
@@ -189,15 +196,15 @@ class Sequential:
 
         return io.from_arrays, (io.to_arrays(self),)
 
-    def clone(self, dtype: str | None = None, device: str | None = None,
+    def clone(self, dtype=None, device: str | None = None,
               backend: str | None = None) -> Sequential:
         """An independent copy (same layers, parameters, state and loss), optionally in another dtype
         or on another device. The optimizer and history are not copied."""
         if backend is None and device is None:
             backend = self.backend.name
-        twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim,
-                          device=device or self.device, dtype=dtype or self.dtype, seed=self.seed,
-                          backend=backend, fast=self.fast, population=self.population)
+        twin = Sequential([copy.copy(layer) for layer in self.layers], self.input_dim, device=device or self.device,
+                          dtype=self.dtype if dtype is None else dtype, seed=self.seed, backend=backend,
+                          fast=self.fast, population=self.population)
         twin.set_weights(self.get_weights())
         twin.loss = self.loss
         return twin
@@ -299,9 +306,12 @@ class Sequential:
         return evaluation.scores(self, inputs.array_source(self, targets, X, y, sample_weight), loss)
 
     def require_loss(self, action: str):
+        """The model's loss, or an error saying how ``action`` (``"predict"``, ...) gets one."""
         if self.loss is None:
-            raise ValueError(f"{action} needs the model's loss: train with fit(..., loss=...) first, or "
-                             "pass loss= to evaluate")
+            also = ", or pass loss= to evaluate" if action == "evaluate" else ""
+            raise ValueError(f"{action} needs the model's loss, which says how outputs become predictions: pass "
+                             f"loss= to Sequential (such as loss='softmax_cross_entropy'), or train with "
+                             f"fit(..., loss=...) first{also}")
         return self.loss
 
     # training ----------------------------------------------------------------------------------

@@ -29,7 +29,8 @@ import zlib
 import numpy as np
 
 from xpnet import checks, labels
-from xpnet.backend import BACKENDS, DTYPES
+from xpnet.backend import BACKENDS
+from xpnet.checks import DTYPES
 from xpnet.model import architecture, check_layers
 from xpnet.nn.layers import Layer, layer_from_config
 from xpnet.nn.losses import LOSSES

@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 import xpnet as xn
+from xpnet.data import Standardizer
 from xpnet.training.callbacks import Run
+
+import support
 
 callbacks = xn.callbacks
 
@@ -258,6 +261,25 @@ def test_csv_logger_writes_a_row_per_model_of_a_population(tmp_path):
     assert float(rows[4]["loss"]) == history.member(1)["loss"][1]
 
 
+@pytest.mark.parametrize("make", [callbacks.CSVLogger, callbacks.ModelCheckpoint], ids=["csv", "checkpoint"])
+def test_a_file_in_a_missing_folder_is_refused_before_training(tmp_path, make):
+    X, y, _, _ = overfitting_problem()
+    model = wide()
+    with pytest.raises(FileNotFoundError, match=r"cannot write '.*missing/out': there is no folder '.*missing'"):
+        model.fit(X, y, loss="softmax_cross_entropy", epochs=2, callbacks=[make(tmp_path / "missing" / "out")])
+    assert model.epoch == 0 and model.loss is None and list(tmp_path.iterdir()) == []
+
+
+def test_a_checkpoint_folder_named_by_format_fields_is_checked_when_saving(tmp_path):
+    X, y, _, _ = overfitting_problem()
+    (tmp_path / "run-1").mkdir()
+    model = wide()
+    with pytest.raises(FileNotFoundError, match=r"there is no folder '.*run-2'"):
+        model.fit(X, y, loss="softmax_cross_entropy", epochs=2,
+                  callbacks=[callbacks.ModelCheckpoint(tmp_path / "run-{epoch}" / "model.npz")])
+    assert model.epoch == 2 and (tmp_path / "run-1" / "model.npz").exists()
+
+
 def test_tensorboard_writes_event_files(tmp_path):
     pytest.importorskip("tensorboard")
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -295,8 +317,9 @@ def test_a_huge_learning_rate_stops_at_the_first_epoch_even_without_nan():
     X_train, y_train, _, _ = xn.datasets.digits()
     model = digits_model()
     before = model.get_weights()
-    with pytest.raises(xn.DivergenceError, match=r"training diverged: the cost grew 10 times the lowest loss so "
-                                                 r"far at epoch 1, iteration \d+ of 23 \(learning rate 100\)"):
+    with pytest.raises(xn.DivergenceError, match=r"training diverged: the cost grew above both 10 times the lowest "
+                                                 r"loss so far and the starting loss at epoch 1, iteration \d+ of 23 "
+                                                 r"\(learning rate 100\)"):
         model.fit(X_train, y_train, loss="softmax_cross_entropy", optimizer=xn.Adam(100.0), batch_size=64, epochs=30,
                   callbacks=[callbacks.TerminateOnDivergence()])
     assert_weights_equal(model.get_weights(), before)
@@ -318,6 +341,41 @@ def test_healthy_training_is_not_stopped():
               callbacks=[callbacks.TerminateOnDivergence()])
     model.fit(X_train, y_train, epochs=5, callbacks=[callbacks.TerminateOnDivergence()])  # from a low loss
     assert model.epoch == 20 and model.evaluate(X_test, y_test)["accuracy"] > 0.95
+
+
+def judged(epochs: list, population=None) -> list:
+    """The epochs (per-iteration costs, ``(iterations,) + lead``) a fresh model's TerminateOnDivergence
+    calls diverged (per model of a population)."""
+    model = xn.Sequential([xn.Dense(1)], input_dim=1, population=population)
+    stop = callbacks.TerminateOnDivergence()
+    stop.on_train_begin(Run(model, None, len(epochs), ("loss",)))
+    return [stop(costs, costs.mean(axis=0)).any(axis=0).tolist() for costs in map(np.array, epochs)]
+
+
+def test_a_tiny_loss_may_jump_many_times_its_lowest_but_not_past_the_start():
+    epochs = [[0.8, 0.4], [0.1, 0.05], [1e-4, 1e-4], [2.5e-3, 2.5e-3], [0.05, 0.05], [0.9, 0.9]]
+    assert judged(epochs) == [False, False, False, False, False, True]
+    assert judged([[1.0, 30.0]]) == [True]  # in the first epoch: over 10 times the first mini-batch's cost
+
+
+def test_each_model_of_a_population_is_judged_by_its_own_start_and_lowest():
+    epochs = [[[0.8, 0.01], [0.4, 0.005]], [[1e-4, 1e-4], [1e-4, 1e-4]], [[0.03, 0.03], [0.03, 0.03]]]
+    assert judged(epochs, population=2) == [[False, False], [False, False], [False, True]]
+
+
+def test_a_converged_fit_whose_tiny_loss_jumps_is_not_stopped():
+    """Near a perfect fit the loss (about 1e-4) jumps more than tenfold between epochs: not a divergence."""
+    X, labels = support.clusters(3000)
+    X_train, y_train, X_val, y_val = xn.split_validation(X, labels, 0.2, seed=0)
+    scaler = Standardizer().fit(X_train)
+    model = xn.Sequential([xn.Dense(64), xn.ReLU(), xn.Dense(64), xn.ReLU(), xn.Dense(3)], input_dim=3, seed=0)
+    history = model.fit(scaler.transform(X_train), y_train, loss="softmax_cross_entropy", batch_size=64, epochs=300,
+                        seed=0, validation_data=(scaler.transform(X_val), y_val),
+                        callbacks=[callbacks.TerminateOnDivergence()])
+    losses = np.array(history["loss"])
+    assert model.epoch == 300 and np.max(losses[1:] / np.minimum.accumulate(losses)[:-1]) > 10
+    assert losses.max() < history.iteration_cost[0]
+    assert model.evaluate(scaler.transform(X_val), y_val)["accuracy"] > 0.99
 
 
 def test_a_threshold_on_the_iteration_cost():
@@ -355,7 +413,8 @@ def test_the_command_line_stops_a_diverging_run(capsys):
 
     code = main(["train", "--dataset", "digits", "--lr", "100", "--epochs", "30", "--quiet"])
     assert code == 4
-    assert "training diverged: the cost grew 10 times the lowest loss so far at epoch 1" in capsys.readouterr().err
+    assert ("training diverged: the cost grew above both 10 times the lowest loss so far and the starting loss at "
+            "epoch 1") in capsys.readouterr().err
 
 
 # The protocol -------------------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ import pytest
 
 import xpnet as xn
 from xpnet import tune
-from xpnet.tune import trials
+from xpnet.tune import runner, trials
 
 X_train, y_train, X_val, y_val = xn.datasets.moons(n_samples=240, noise=0.3, seed=5)
 PROBLEM = tune.Problem(X_train, y_train, X_val, y_val, "binary_cross_entropy", 1, dtype="float64")
@@ -65,3 +65,38 @@ def test_optuna_prune_must_be_a_bool_and_is_checked_before_asking():
     with pytest.raises(TypeError, match="prune must be True or False, got 'no'"):
         bridge.optimize(study, SPACE, PROBLEM, n_trials=2, prune="no")
     assert study.trials == []
+
+
+@pytest.mark.parametrize("options, message", [({"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+                                              ({"n_trials": 2, "population_size": 0},
+                                               r"population_size must be a positive int, got 0")])
+def test_optuna_trial_counts_are_positive_ints(options, message):
+    optuna = pytest.importorskip("optuna")
+    from xpnet.tune import optuna as bridge
+
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    with pytest.raises(ValueError, match=message):
+        bridge.optimize(study, SPACE, PROBLEM, **options)
+    assert study.trials == []
+
+
+class Clock:
+    """Stands in for the time module: every reading is one second after the previous one."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_seconds_are_equal_shares_of_each_stretch_of_training(monkeypatch):
+    monkeypatch.setattr(runner, "time", Clock())  # each stretch (to a checkpoint, or the end) takes 1 s
+    pruner = tune.SuccessiveHalving(epochs=(2,), keep=0.5)
+    found = tune.run(PROBLEM, configs(4), pad="widest", pruner=pruner)
+    seconds = {trial.state: set() for trial in found}
+    for trial in found:
+        seconds[trial.state].add(trial.seconds)
+    assert seconds == {"pruned": {1 / 4}, "complete": {1 / 4 + 1 / 2}}
+    assert sum(trial.seconds for trial in found) == 2.0

@@ -72,3 +72,56 @@ def test_search_options_are_checked():
         tune.random_search(SPACE, PROBLEM, n_trials=2, pad="some")
     with pytest.raises(ValueError, match="threads must be a positive int, got 0"):
         tune.random_search(SPACE, PROBLEM, n_trials=2, threads=0)
+
+
+def ten_classes():
+    rng = np.random.default_rng(0)
+    return rng.standard_normal((60, 4)), np.arange(60) % 10, rng.standard_normal((20, 4)), np.arange(20) % 10
+
+
+@pytest.mark.parametrize("change, error, message", [
+    ({"loss": "softmax"}, ValueError, r"loss must be one of .*, got 'softmax'"),
+    ({"output_dim": 5}, ValueError, r"tune.Problem\(loss='softmax_cross_entropy', output_dim=5\): y_train must hold "
+                                    r"integer class labels in \[0, 5\) or exactly 5 distinct labels .* got 10"),
+    ({"output_dim": 0}, ValueError, r"output_dim must be a positive int, got 0"),
+    ({"X_val": np.zeros((20, 3))}, ValueError, r"X_val must have shape \(m_val, 4\), as many features as X_train, "
+                                               r"got shape \(20, 3\)"),
+    ({"y_val": np.arange(19) % 10}, ValueError, r"y_val must have one entry per row of X_val \(20\), got shape "
+                                                r"\(19,\)"),
+    ({"X_train": np.full((60, 4), np.nan)}, ValueError, r"X_train contains NaN or inf"),
+    ({"loss": "mse", "output_dim": 2}, ValueError, r"mse targets must have 2 column\(s\), .* y_train has shape "
+                                                   r"\(60,\)"),
+    ({"loss": "binary_cross_entropy"}, ValueError, r"y_train has shape \(60,\), one label per example: "
+                                                   r"loss='binary_cross_entropy' then needs a model with one output"),
+    ({"dtype": "float16"}, ValueError, r"dtype must be one of \('float32', 'float64'\), got 'float16'"),
+])
+def test_a_problem_is_checked_when_made_not_trial_by_trial(change, error, message):
+    X, y, X_val, y_val = ten_classes()
+    arguments = {"X_train": X, "y_train": y, "X_val": X_val, "y_val": y_val, "loss": "softmax_cross_entropy",
+                 "output_dim": 10, **change}
+    with pytest.raises(error, match=message):
+        tune.Problem(**arguments)
+
+
+def test_a_problem_takes_a_numpy_dtype_and_keeps_its_name():
+    X, y, X_val, y_val = ten_classes()
+    problem = tune.Problem(X, y, X_val, y_val, "softmax_cross_entropy", 10, dtype=np.float64)
+    assert problem.dtype == "float64" and problem.on_device("cpu").dtype == "float64"
+
+
+@pytest.mark.parametrize("search, options, message", [
+    (tune.random_search, {"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+    (tune.random_search, {"n_trials": -3}, r"n_trials must be a positive int, got -3"),
+    (tune.random_search, {"n_trials": 2.0}, r"n_trials must be a positive int, got 2\.0"),
+    (tune.random_search, {"n_trials": "5"}, r"n_trials must be a positive int, got '5'"),
+    (tune.grid_search, {"points": 0}, r"points must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"n_trials": 0}, r"n_trials must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"rounds": 0}, r"rounds must be a positive int, got 0"),
+    (tune.coarse_to_fine, {"top_k": 1.5}, r"top_k must be a positive int, got 1\.5"),
+])
+def test_trial_counts_are_positive_ints_checked_before_the_search(search, options, message, monkeypatch):
+    ran = []
+    monkeypatch.setattr(runner, "run", lambda *args, **run_options: ran.append(args))
+    with pytest.raises(ValueError, match=message):
+        search(SPACE, PROBLEM, **options)
+    assert ran == []

@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-from xpnet import checks
+from xpnet import checks, files
 from xpnet.training.history import EPOCH_KEYS
 from xpnet.training.snapshot import model_weights
 
@@ -201,7 +201,8 @@ class ModelCheckpoint(Callback):
     ``"{val_loss:.3f}.npz"``). Saves every ``every`` epochs (of the model's epoch count), or with
     ``save_best_only`` whenever ``monitor`` improves; for a population each model is then saved with
     the weights of its own best epoch. A checkpoint holds everything :func:`xpnet.load` needs to
-    continue exactly where it stopped (optimizer state, epoch count, random streams, History).
+    continue exactly where it stopped (optimizer state, epoch count, random streams, History). A
+    folder that does not exist is refused when training begins (unless format fields name it).
     """
 
     def __init__(self, path, every: int = 1, save_best_only: bool = False, monitor: str = "val_loss",
@@ -213,6 +214,8 @@ class ModelCheckpoint(Callback):
         self.saved: list = []  # the paths written
 
     def on_train_begin(self, run: Run) -> None:
+        if "{" not in os.path.dirname(self.path):  # a folder named by format fields is known when saving
+            files.check_folder(self.path)
         if self.save_best_only:
             self.monitor.start(run, "ModelCheckpoint")
             self.best = model_weights(run.model) if run.model.lead else None
@@ -289,12 +292,13 @@ class ReduceLROnPlateau(Callback):
 class CSVLogger(Callback):
     """One row per epoch (per model of a population, with a ``member`` column) appended to a CSV file:
     ``epoch`` and the History's entries, numbers written exactly (``repr``). ``append=False`` starts
-    the file anew at each ``fit`` call."""
+    the file anew at each ``fit`` call. A folder that does not exist is refused when training begins."""
 
     def __init__(self, path, separator: str = ",", append: bool = False):
         self.path, self.separator, self.append = os.fspath(path), separator, checks.flag(append, "append")
 
     def on_train_begin(self, run: Run) -> None:
+        files.check_folder(self.path)
         if not self.append or not os.path.exists(self.path):
             with open(self.path, "w", newline="") as file:
                 header = ["epoch"] + ["member"] * bool(run.model.lead) + list(EPOCH_KEYS)
@@ -319,12 +323,22 @@ def _cell(value, member) -> str:
 
 
 class TerminateOnDivergence(Callback):
-    """Treat a run as diverged not only when the cost becomes NaN or inf, but also when an iteration's
-    cost exceeds ``threshold`` or the epoch's loss exceeds ``factor`` times the lowest loss so far
-    (the previous epochs' losses, or, in a model's first epoch, the cost of its first mini-batch,
-    before any update). The epoch is then handled like a NaN: the model goes back to the parameters
-    it had at the epoch's start and :class:`~xpnet.DivergenceError` is raised (a population freezes
-    the diverged models; the error comes when all have diverged).
+    """Treat a run as diverged not only when the cost becomes NaN or inf, but also when it blows up:
+    an iteration's cost exceeds ``threshold``, or the epoch's loss exceeds both ``factor`` times the
+    lowest loss so far and the starting loss.
+
+    The starting loss is the cost of the model's first mini-batch, before any update (for a model
+    that has trained before: the first iteration cost in its History, which includes the L2
+    penalty); the lowest loss so far is the lowest epoch loss in the History (in a model's first
+    epoch: the starting loss). Both bounds are needed: close to a perfect fit the loss is tiny and
+    may jump by far more than ``factor`` from one epoch to the next (1e-4 to 3e-3, say) while
+    staying far below where training started, whereas a learning rate that is too large sends the
+    loss past the starting loss, usually within the first epoch. A loss that never returns above
+    its starting value is never stopped by ``factor`` (give a ``threshold`` for that).
+
+    A diverged epoch is handled like a NaN: the model goes back to the parameters it had at the
+    epoch's start and :class:`~xpnet.DivergenceError` is raised (a population freezes the diverged
+    models, each judged by its own losses; the error comes when all have diverged).
     """
 
     def __init__(self, factor: float | None = 10.0, threshold: float | None = None):
@@ -337,28 +351,33 @@ class TerminateOnDivergence(Callback):
         self.threshold = None if threshold is None else checks.positive(threshold, "threshold")
 
     def on_train_begin(self, run: Run) -> None:
-        losses = np.asarray(run.history["loss"], dtype=np.float64)
+        history = run.history
+        losses = np.asarray(history["loss"], dtype=np.float64)
         self.lowest = np.nanmin(losses, axis=0) if losses.size and np.isfinite(losses).any() else None
+        self.start = np.asarray(history.iteration_cost[0], dtype=np.float64) if history.iteration_cost else None
         run.add_divergence_test(self)
 
     def __call__(self, costs: np.ndarray, losses: np.ndarray) -> np.ndarray:
         """Which iterations (``costs``: ``(iterations,) + lead``) count as diverged, given the epoch's
-        losses (``lead``): those above the threshold, and, in an epoch whose loss grew more than
-        ``factor`` times, those above ``factor`` times the lowest loss."""
+        losses (``lead``): those above the threshold, and, in an epoch whose loss is above both
+        ``factor`` times the lowest loss and the starting loss, those above both too."""
         bad = np.zeros(costs.shape, dtype=bool)
         if self.threshold is not None:
             bad |= costs > self.threshold
         if self.factor is not None:
-            lowest = costs[0] if self.lowest is None else self.lowest
-            grown = losses > self.factor * lowest
-            bad |= grown & (costs > self.factor * lowest)
-            self.lowest = np.fmin(lowest, np.where(grown, lowest, losses))
+            start = costs[0] if self.start is None else self.start
+            lowest = start if self.lowest is None else self.lowest
+            bound = np.fmax(self.factor * lowest, start)
+            grown = losses > bound
+            bad |= grown & (costs > bound)
+            self.start, self.lowest = start, np.fmin(lowest, np.where(grown, lowest, losses))
         return bad
 
     @property
     def reason(self) -> str:
         parts = ([f"above {self.threshold:g}"] if self.threshold is not None else []) + (
-            [f"{self.factor:g} times the lowest loss so far"] if self.factor is not None else [])
+            [f"above both {self.factor:g} times the lowest loss so far and the starting loss"]
+            if self.factor is not None else [])
         return "the cost grew " + " or ".join(parts)
 
 

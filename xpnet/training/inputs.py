@@ -10,6 +10,7 @@ and its gradient (the weighted sum divided by the number of examples, see
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 
 import numpy as np
 
@@ -38,6 +39,9 @@ def fit_data(model, loss, X, y, *, sample_weight=None, class_weight=None, valida
             raise ValueError("give either validation_data or validation_split, not both")
     if shuffle is not None and not isinstance(shuffle, (bool, np.bool_)):
         raise TypeError(f"shuffle must be True, False or None (shuffle arrays, keep a stream's order), got {shuffle!r}")
+    if y is not None and _is_stream(X):
+        raise ValueError(f"X is a stream of chunks ({type(X).__name__}), which carries its own targets: pass "
+                         "y=None (or give X and y as arrays)")
     if y is None:
         return _stream_data(model, loss, X, sample_weight, class_weight, validation_data, validation_split,
                             shuffle, epochs)
@@ -72,6 +76,13 @@ def _array_data(model, loss, X, y, sample_weight, class_weight, validation_data,
         train = array_source(model, train_targets, X, y, sample_weight, train_rows)
         validation = array_source(model, val_targets, X, y, sample_weight, val_rows)
     return FitData(train, validation, classes, shuffle)
+
+
+def _is_stream(X) -> bool:
+    """A function returning chunks, an iterator, or an iterable that is not array-like (a DataLoader);
+    not a list, which stands for rows of features when ``y`` is given."""
+    return callable(X) or isinstance(X, Iterator) or (
+        hasattr(X, "__iter__") and not hasattr(X, "shape") and not isinstance(X, (list, tuple, str)))
 
 
 def _row_count(X, name: str) -> int:

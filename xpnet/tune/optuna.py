@@ -111,6 +111,8 @@ def optimize(study, space: dict, problem, n_trials: int, population_size: int = 
     raised: its error goes in the ``error`` user attribute). With ``prune`` the study's pruner sees
     every epoch's validation loss. Returns this caller's trials."""
     optuna = _optuna()
+    n_trials = checks.positive_int(n_trials, "n_trials")
+    population_size = checks.positive_int(population_size, "population_size")
     prune = checks.flag(prune, "prune")
     if prune and run_options.get("mode") == "processes":
         raise ValueError("prune=True reports to Optuna from this process: use mode='population' or 'sequential'")

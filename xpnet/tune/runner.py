@@ -3,6 +3,7 @@ widths differ, pruned as they go), or in worker processes (one per core or per G
 data and the same mini-batch order."""
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import os
@@ -10,6 +11,9 @@ import time
 
 import numpy as np
 
+from xpnet import checks, data
+from xpnet.backend import resolve_backend
+from xpnet.nn.losses import get_loss
 from xpnet.threads import limit
 from xpnet.training.loop import DivergenceError
 from xpnet.tune import populations, pruning, trials
@@ -24,7 +28,12 @@ class Problem:
 
     ``shuffle_seed`` fixes the mini-batch order, the same for every trial, so a configuration gives
     the same result whichever way it is run; the ``seed`` hyperparameter sets initial weights and
-    dropout masks."""
+    dropout masks.
+
+    Everything is checked when the problem is made, as ``fit`` would check it (the loss name,
+    ``output_dim`` against the labels or targets, the feature and row counts of the four arrays,
+    their values, the device, backend and dtype), so that a mistake is one clear error rather than
+    a search whose every trial fails."""
 
     X_train: np.ndarray
     y_train: np.ndarray
@@ -36,6 +45,41 @@ class Problem:
     backend: str | None = None
     dtype: str = "float32"
     shuffle_seed: int = 0
+
+    def __post_init__(self):
+        self.loss = get_loss(self.loss).name
+        self.output_dim = checks.positive_int(self.output_dim, "output_dim")
+        self.shuffle_seed = checks.count(self.shuffle_seed, "shuffle_seed")
+        self.dtype = resolve_backend(self.backend, self.device, self.dtype).dtype_name
+        try:
+            self._check_data()
+        except (ValueError, TypeError) as error:
+            kind = TypeError if isinstance(error, TypeError) else ValueError
+            raise kind(f"tune.Problem(loss={self.loss!r}, output_dim={self.output_dim}): {error}") from error
+
+    def _check_data(self) -> None:
+        shape = np.shape(self.X_train)
+        if len(shape) != 2:
+            raise ValueError(f"X_train must be 2-D with shape (m, n_features), got shape {shape}")
+        val_shape = np.shape(self.X_val)
+        if len(val_shape) != 2 or val_shape[1] != shape[1]:
+            raise ValueError(f"X_val must have shape (m_val, {shape[1]}), as many features as X_train, got shape "
+                             f"{val_shape}")
+        for X, y, part in ((self.X_train, self.y_train, "train"), (self.X_val, self.y_val, "val")):
+            if np.shape(y)[:1] != np.shape(X)[:1]:
+                raise ValueError(f"y_{part} must have one entry per row of X_{part} ({np.shape(X)[0]}), got shape "
+                                 f"{np.shape(y)}")
+            data.check_features(X, shape[1], f"X_{part}", self.dtype)
+        classes = data.resolve_classes(self.y_train, self.loss, self.output_dim, None, "y_train")
+        targets = data.Targets(self.loss, self.output_dim, classes, dtype=self.dtype)
+        targets.indices(self.y_train, shape[0], "y_train")
+        targets.indices(self.y_val, val_shape[0], "y_val")
+
+    def on_device(self, device: str) -> Problem:
+        """The same problem trained on ``device`` (the data are not checked again)."""
+        moved = copy.copy(self)
+        moved.device = device
+        return moved
 
     @property
     def input_dim(self) -> int:
@@ -118,7 +162,7 @@ def _train_together(problem: Problem, group: list, pruner: pruning.Pruner | None
         started = time.perf_counter()
         diverged = _fit(model, problem, configs, running, stop - model.epoch, seed)
         seed = None  # later segments go on with the same shuffle stream
-        seconds[running] += (time.perf_counter() - started) / len(running)
+        seconds[running] += (time.perf_counter() - started) / len(running)  # equal shares: see TrialResult
         states = {int(row): "diverged" for row in np.flatnonzero(diverged)}
         if pruner is not None and stop < epochs:
             states.update(_pruned(model, pruner, [group[position][0] for position in running], diverged))
@@ -188,7 +232,7 @@ def _run_in_processes(problem, groups, workers, devices, pruner, threads):
     workers = workers or os.cpu_count() or 1
     devices = devices or [problem.device]
     pieces = groups if pruner is not None else _balanced(groups, workers)  # a pruner ranks whole groups
-    tasks = [(dataclasses.replace(problem, device=devices[i % len(devices)]), group)
+    tasks = [(problem.on_device(devices[i % len(devices)]), group)
              for i, group in enumerate(pieces)]
     chunks = joblib.Parallel(n_jobs=min(workers, len(tasks)), backend="loky")(
         joblib.delayed(_train_chunk)(task_problem, group, pruner, threads or 1) for task_problem, group in tasks)

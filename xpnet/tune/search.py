@@ -12,6 +12,7 @@ def random_search(space: dict, problem, n_trials: int = 20, base: dict | None = 
     ``base``; ``run_options`` go to :func:`xpnet.tune.runner.run` (``mode``, ``workers``, ``devices``,
     ``pad``, ``pruner``, ``threads``). ``refit=True`` trains the best configuration again on the
     training and validation data together: ``results.best_model()`` is then that model."""
+    n_trials = checks.positive_int(n_trials, "n_trials")
     return _evaluate(spaces.sample(space, n_trials, seed), problem, base, refit, run_options)
 
 
@@ -19,6 +20,7 @@ def grid_search(space: dict, problem, points: int = 3, base: dict | None = None,
                 **run_options) -> Results:
     """Every combination of ``points`` values per axis: mostly to show why random search wins (a grid
     tries only ``points`` values of each hyperparameter, however many trials it spends)."""
+    points = checks.positive_int(points, "points")
     return _evaluate(spaces.grid(space, points), problem, base, refit, run_options)
 
 
@@ -29,8 +31,8 @@ def coarse_to_fine(space: dict, problem, rounds: int = 3, n_trials: int = 16, to
     (in each distribution's own scale) and sample again, more densely there. ``results.spaces``
     lists the space of every round."""
     refit = checks.flag(refit, "refit")
-    if rounds < 1 or top_k < 1:
-        raise ValueError(f"coarse_to_fine needs rounds >= 1 and top_k >= 1, got {rounds}, {top_k}")
+    rounds, n_trials, top_k = (checks.positive_int(value, name) for value, name in
+                               ((rounds, "rounds"), (n_trials, "n_trials"), (top_k, "top_k")))
     everything: list = []
     used_spaces: list = []
     for round_index in range(rounds):

@@ -53,11 +53,18 @@ class TrialResult:
     """One configuration's outcome.
 
     ``val_loss``/``val_accuracy`` are those of the weights the trial kept (its last epoch; see
-    :func:`summarize`), ``best_*`` the best over its epochs; ``seconds`` is its share of the training
-    time; ``diverged`` is True when it was stopped for a NaN or inf cost, ``pruned`` when a pruner
-    stopped it early, ``error`` the message of an exception that failed it; ``history`` holds its
-    curves, ``config`` the complete configuration it trained, and :meth:`model` returns the trained
-    model.
+    :func:`summarize`), ``best_*`` the best over its epochs; ``diverged`` is True when it was stopped
+    for a NaN or inf cost, ``pruned`` when a pruner stopped it early, ``error`` the message of an
+    exception that failed it; ``history`` holds its curves, ``config`` the complete configuration it
+    trained, and :meth:`model` returns the trained model.
+
+    ``seconds`` is the trial's share of the wall time spent training (validation included): each
+    stretch of training, up to a pruning checkpoint or the end, is timed once for the population
+    that trained in it and divided equally among the models still training there. A trial trained
+    alone gets its whole time; the trials of one population get equal shares, except that one
+    pruned or diverged early stops adding. The shares of all trials add up to the search's
+    training time (per worker in ``"processes"`` mode), so they measure what the search spent on
+    each trial, not how fast a configuration trains on its own.
     """
 
     number: int
