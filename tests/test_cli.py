@@ -279,6 +279,15 @@ def test_plot_without_a_suffix_is_saved_as_png_and_named(animals, tmp_path, caps
     assert sorted(path.name for path in tmp_path.iterdir()) == ["animals.csv", "curves.png"]
 
 
+def test_plot_without_matplotlib_fails_before_training(animals, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    assert main(["train", "--data", str(animals), "--target", "species", "--plot", str(tmp_path / "c.png")]) == 5
+    assert error_line(capsys) == "xpnet: error: --plot needs matplotlib: pip install 'xpnet[plot]'\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["animals.csv"]
+
+
 # choosing the task and the validation rows -------------------------------------------------------
 
 def test_task_is_inferred_from_the_target():

@@ -397,11 +397,14 @@ def check_writable(path) -> None:
 
 
 def load_plotter():
-    """The ``xpnet.plot`` module, imported only when --plot is given."""
+    """The ``xpnet.plot`` module, imported only when --plot is given, once matplotlib is known to
+    import (``xpnet.plot`` imports it only when it draws, after training)."""
     try:
-        from xpnet import plot
+        import matplotlib.figure  # noqa: F401
     except ImportError as error:
-        raise ImportError(f"--plot needs the xpnet.plot module and matplotlib ({error})") from error
+        raise ImportError("--plot needs matplotlib: pip install 'xpnet[plot]'") from error
+    from xpnet import plot
+
     return plot
 
 
