@@ -93,6 +93,14 @@ def test_train_digits_quietly(capsys):
     assert float(out.split("test accuracy ")[1].split()[0]) >= 0.95
 
 
+@pytest.mark.parametrize("data", ["--dataset", "--data"])
+def test_quiet_prints_only_the_final_result(animals, capsys, data):
+    source = ["--dataset", "circles"] if data == "--dataset" else ["--data", str(animals), "--target", "species"]
+    assert main(["train", *source, "--epochs", "2", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("test accuracy" if data == "--dataset" else "validation accuracy")
+
+
 def test_bad_device_is_reported_not_raised(capsys):
     assert main(["train", "--dataset", "circles", "--device", "tpu", "--epochs", "1"]) == 2
     assert "device must be 'cpu'" in error_line(capsys)
@@ -201,7 +209,7 @@ def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
     data = write_csv(tmp_path / "prices.csv", ["a", "b", "price"], np.column_stack([X, y]).tolist())
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
     assert main(["train", "--data", str(data), "--target", "price", "--epochs", "60", "--batch-size", "16",
-                 "--save", str(model_path), "--quiet"]) == 0
+                 "--save", str(model_path)]) == 0
     assert "regression on 'price'" in capsys.readouterr().out
     assert xn.load(model_path).loss.name == "mse"
     assert main(["predict", str(model_path), str(data), "--output", str(output)]) == 0
@@ -299,8 +307,7 @@ def test_task_is_inferred_from_the_target():
 
 def test_task_override(animals, tmp_path, capsys):
     data = write_csv(tmp_path / "counts.csv", ["x", "n"], [[i, i % 3] for i in range(60)])
-    assert main(["train", "--data", str(data), "--target", "n", "--task", "regress", "--epochs", "1",
-                 "--quiet"]) == 0
+    assert main(["train", "--data", str(data), "--target", "n", "--task", "regress", "--epochs", "1"]) == 0
     assert "regression on 'n'" in capsys.readouterr().out
     assert main(["train", "--data", str(animals), "--target", "species", "--task", "regress"]) == 3
     assert "not numeric" in error_line(capsys)

@@ -187,7 +187,8 @@ def _add_device_options(parser) -> None:
 def _add_run_options(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     _add_threads_option(parser)
-    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the final result (no header, progress or 'saved ...' lines)")
 
 
 def _add_threads_option(parser) -> None:
@@ -339,8 +340,8 @@ def train_on_dataset(args) -> tuple:
     classes = 10 if loss == "softmax_cross_entropy" else 1
     model = build_model(X_train.shape[1], args.hidden or hidden, classes, args)
     optimizer = make_optimizer(args)
-    print(f"xpnet: {name} ({X_train.shape[0]} train / {X_test.shape[0]} test examples), "
-          f"{model.count_params()} parameters on {model.backend.name}:{model.device}, {optimizer!r}")
+    say(args, f"xpnet: {name} ({X_train.shape[0]} train / {X_test.shape[0]} test examples), "
+              f"{model.count_params()} parameters on {model.backend.name}:{model.device}, {optimizer!r}")
     started = time.perf_counter()
     fit(model, args, X_train, y_train, loss, optimizer, (X_test, y_test))
     scores = model.evaluate(X_test, y_test)
@@ -355,8 +356,8 @@ def train_on_file(args) -> tuple:
     encoding = data.encoding
     model = build_model(data.X_train.shape[1], args.hidden or HIDDEN_FOR_DATA, encoding.output_dim, args)
     optimizer = make_optimizer(args)
-    print(f"xpnet: {args.data}: {data.describe()}; {model.count_params()} parameters on "
-          f"{model.backend.name}:{model.device}, {optimizer!r}")
+    say(args, f"xpnet: {args.data}: {data.describe()}; {model.count_params()} parameters on "
+              f"{model.backend.name}:{model.device}, {optimizer!r}")
     started = time.perf_counter()
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
     fit(model, args, data.X_train, data.y_train, encoding.loss, optimizer, validation)
