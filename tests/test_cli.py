@@ -369,6 +369,14 @@ def test_usage_errors_exit_2_with_one_line(capsys, arguments):
     error_line(capsys)
 
 
+@pytest.mark.parametrize("option, value", [("--target", "y"), ("--task", "regress"), ("--features", "X")])
+@pytest.mark.parametrize("dataset", [["--dataset", "moons"], []])
+def test_file_options_with_a_bundled_dataset_are_refused(monkeypatch, capsys, option, value, dataset):
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    assert main(["train", *dataset, option, value]) == 2
+    assert f"{option} describes a --data file" in error_line(capsys)
+
+
 def test_an_unexpected_failure_exits_1_with_one_line(monkeypatch, capsys):
     def broken(args):
         raise RuntimeError("something\nunforeseen")

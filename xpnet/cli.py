@@ -166,7 +166,7 @@ def _add_data_options(parser) -> None:
     group.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy, .npz or .parquet file")
     group.add_argument("--target", metavar="COLUMN",
                        help="the target column (.npy: an index, default the last; .npz: an array, default y)")
-    group.add_argument("--features", default="X", metavar="ARRAY", help="the features array of an .npz file")
+    group.add_argument("--features", metavar="ARRAY", help="the features array of an .npz file (default X)")
     group.add_argument("--task", choices=TASKS,
                        help="default: classify a text target or one of few integer values, else regress")
     group.add_argument("--val-split", type=_fraction, default=0.2, metavar="FRACTION",
@@ -286,7 +286,7 @@ class Prepared:
 
 def prepare(args) -> Prepared:
     """Read ``--data``, choose the task, split off ``--val-split`` and fit the encoding on the rest."""
-    table = tabular.read(args.data, features_array=args.features)
+    table = tabular.read(args.data, features_array=args.features or "X")
     target = table.target_name(args.target)
     features = table.feature_names(target)
     X, y = table.features(features), table.column(target)
@@ -316,6 +316,8 @@ def build_model(input_dim: int, hidden, output_dim: int, args) -> xn.Sequential:
 def command_train(args) -> None:
     if args.data and args.dataset:
         raise UsageError("give either --data FILE or --dataset NAME, not both")
+    if not args.data:
+        refuse_file_options(args)
     for path in (args.save, args.plot):
         check_writable(path)
     plot = load_plotter() if args.plot else None
@@ -348,6 +350,15 @@ def train_on_dataset(args) -> tuple:
     print(f"test accuracy {scores['accuracy']:.4f}  test loss {scores['loss']:.4f}  "
           f"({time.perf_counter() - started:.1f} s)")
     return model, Encoding.plain(model.input_dim, loss, model.output_dim)
+
+
+def refuse_file_options(args) -> None:
+    """--target, --task and --features describe a --data file: a bundled dataset has its own."""
+    given = [f"--{name}" for name in ("target", "task", "features") if getattr(args, name) is not None]
+    if given:
+        verb = "describes" if len(given) == 1 else "describe"
+        raise UsageError(f"{' and '.join(given)} {verb} a --data file; a bundled --dataset has its own "
+                         "target, task and features")
 
 
 def train_on_file(args) -> tuple:
