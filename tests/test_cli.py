@@ -79,11 +79,50 @@ def error_line(capsys) -> str:
 # the bundled datasets ----------------------------------------------------------------------------
 
 def test_train_moons_prints_progress_and_accuracy(capsys):
-    assert main(["train", "--dataset", "moons", "--epochs", "40", "--batch-size", "32"]) == 0
+    assert main(["train", "--dataset", "moons", "--epochs", "40", "--batch-size", "32", "--lr", "0.01"]) == 0
     out = capsys.readouterr().out
     assert "epoch   40" in out
     accuracy = float(out.split("test accuracy ")[1].split()[0])
     assert accuracy >= 0.85
+
+
+def rows_of(X) -> set:
+    return {tuple(row) for row in np.asarray(X).tolist()}
+
+
+@pytest.mark.parametrize("val_split, validation", [(None, 48), ("0.25", 60), ("0", 0)])
+def test_a_bundled_dataset_validates_on_its_training_rows_and_tests_once(monkeypatch, capsys, val_split,
+                                                                         validation):
+    """The validation rows are a stratified part of the training split (never the test rows), and
+    the test split is scored once, at the end."""
+    X_train, y_train, X_test, _ = xn.datasets.load("moons", seed=0)
+    fitted = {}
+    fit, evaluate = xn.Sequential.fit, xn.Sequential.evaluate
+
+    def spy_fit(model, X, y, **options):
+        fitted.update(X=X, validation=options["validation_data"])
+        return fit(model, X, y, **options)
+
+    def spy_evaluate(model, X, y, **options):
+        fitted.setdefault("evaluated", []).append(len(X))
+        return evaluate(model, X, y, **options)
+
+    monkeypatch.setattr(xn.Sequential, "fit", spy_fit)
+    monkeypatch.setattr(xn.Sequential, "evaluate", spy_evaluate)
+    option = [] if val_split is None else ["--val-split", val_split]
+    assert main(["train", "--dataset", "moons", "--epochs", "2", *option]) == 0
+    out = capsys.readouterr().out
+    assert f"({240 - validation} train / {validation} validation / 60 test examples)" in out
+    assert out.count("test accuracy") == 1 and fitted["evaluated"] == [60]
+    if not validation:
+        assert fitted["validation"] is None and "val_loss" not in out
+        return
+    X_val, y_val = fitted["validation"]
+    assert len(X_val) == validation and len(fitted["X"]) == 240 - validation
+    assert rows_of(X_val) | rows_of(fitted["X"]) == rows_of(X_train)
+    assert not rows_of(X_val) & (rows_of(fitted["X"]) | rows_of(X_test))
+    assert np.bincount(y_val.astype(int)).tolist() == [validation // 2] * 2  # stratified
+    assert "val_loss" in out
 
 
 def test_train_digits_quietly(capsys):
