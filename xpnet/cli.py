@@ -29,12 +29,15 @@ from xpnet import environment, tabular, threads, tune
 from xpnet.preparation import TASKS, Encoding, class_labels, infer_task, validation_split
 from xpnet.tabular import DataError
 
+#: training counts as diverged once a mini-batch's cost exceeds this many times the untrained loss
+DIVERGENCE_GROWTH = 100
 EXIT_CODES = {
     0: "success",
     1: "another failure (a benchmark run that failed, an unexpected error)",
     2: "usage: a bad option or option value, or a bad --space file",
     3: "bad data: a data, model or output file missing, unreadable or unsuitable",
-    4: "training diverged (the cost became NaN or inf, or grew ten times past its lowest; try a smaller --lr)",
+    4: f"training diverged (the cost became NaN or inf, or rose above {DIVERGENCE_GROWTH} times the untrained "
+       "model's loss; try a smaller --lr)",
     5: "unavailable: an optional package (the message names the pip extra), a device, benchmarks/",
     130: "interrupted (Ctrl-C); no file is left half-written",
     141: "standard output closed early (xpnet predict ... | head): stops quietly",
@@ -77,6 +80,10 @@ in {1, 2, 3}."""
 
 class UsageError(ValueError):
     """An option value or settings file the command cannot use (exit code 2)."""
+
+
+class Diverged(Exception):
+    """Training diverged (exit code 4): ``xn.DivergenceError``'s message, and what the command adds."""
 
 
 class Unavailable(Exception):
@@ -239,7 +246,7 @@ def exit_code(error: Exception) -> int:
     """The documented exit code (see :data:`EXIT_CODES`) for a failure."""
     if isinstance(error, (DataError, OSError)):
         return 3
-    if isinstance(error, xn.DivergenceError):
+    if isinstance(error, (xn.DivergenceError, Diverged)):
         return 4
     if isinstance(error, (ImportError, Unavailable)):
         return 5
@@ -396,12 +403,21 @@ def make_optimizer(args):
 
 
 def fit(model, args, X, y, loss, optimizer, validation) -> None:
-    """``model.fit`` with the command's settings; NumPy's overflow warnings are silenced, since a
-    cost that becomes NaN or inf, or grows ten times past its lowest, raises ``xn.DivergenceError``."""
+    """``model.fit`` with the command's settings. It raises ``xn.DivergenceError`` (the model rolled
+    back to the start of the epoch) when the cost becomes NaN or inf, or when a mini-batch's cost
+    exceeds :data:`DIVERGENCE_GROWTH` times the untrained model's loss on ``X``: a bound that no
+    healthy run reaches, however close to 0 its loss gets. NumPy's overflow warnings are silenced."""
     with np.errstate(all="ignore"):
-        model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
-                  callbacks=[xn.callbacks.TerminateOnDivergence()])
+        untrained = model.evaluate(X, y, loss=loss)["loss"]
+        diverged = xn.callbacks.TerminateOnDivergence(factor=None, threshold=DIVERGENCE_GROWTH * untrained)
+        try:
+            model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
+                      validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
+                      callbacks=[diverged])
+        except xn.DivergenceError as error:
+            limit = (f" (That limit is {DIVERGENCE_GROWTH} times the untrained model's loss, {untrained:.4g}.)"
+                     if error.reason == diverged.reason else "")
+            raise Diverged(f"{error}{limit}") from error
 
 
 def scores_line(model, encoding: Encoding, X, y, part: str = "") -> str:
