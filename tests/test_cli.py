@@ -112,7 +112,7 @@ def test_a_bundled_dataset_validates_on_its_training_rows_and_tests_once(monkeyp
     option = [] if val_split is None else ["--val-split", val_split]
     assert main(["train", "--dataset", "moons", "--epochs", "2", *option]) == 0
     out = capsys.readouterr().out
-    assert f"({240 - validation} train / {validation} validation / 60 test examples)" in out
+    assert f"moons: {240 - validation} train / {validation} validation / 60 test rows;" in out
     assert out.count("test accuracy") == 1 and fitted["tested"].count(True) == 1
     if not validation:
         assert fitted["validation"] is None and "val_loss" not in out
@@ -171,6 +171,43 @@ def test_a_converging_run_is_not_called_diverged(animals, capsys):
     assert main(["train", "--data", str(animals), "--target", "species", "--lr", "0.03", "--batch-size", "16",
                  "--epochs", "100", "--quiet"]) == 0
     assert float(capsys.readouterr().out.split("validation accuracy ")[1].split()[0]) >= 0.95
+
+
+def prices(path, m=300):
+    """A regression CSV: ``price`` is linear in ``a`` and ``b`` plus noise."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, 2))
+    y = 5000.0 + 300.0 * X[:, 0] - 200.0 * X[:, 1] + rng.normal(scale=10.0, size=m)
+    return write_csv(path, ["a", "b", "price"], np.column_stack([X, y]).tolist()), X, y
+
+
+def test_a_diverged_run_saves_what_its_finite_epochs_trained(tmp_path, capsys):
+    """Full-batch SGD at lr 0.5: epoch 1 is finite, epoch 2 blows up. Exit 4, and --save and --plot
+    hold the model as epoch 1 left it, exactly as a one-epoch run saves it."""
+    pytest.importorskip("matplotlib")
+    data, _, _ = prices(tmp_path / "prices.csv")
+    settings = ["train", "--data", str(data), "--target", "price", "--optimizer", "sgd", "--lr", "0.5",
+                "--batch-size", "1000", "--quiet"]
+    kept, curves, one_epoch = tmp_path / "kept.npz", tmp_path / "curves.png", tmp_path / "one_epoch.npz"
+    assert main([*settings, "--epochs", "10", "--save", str(kept), "--plot", str(curves)]) == 4
+    line = error_line(capsys)
+    assert "training diverged: the cost grew above" in line and "at epoch 2, iteration 1 of 1" in line
+    assert line.endswith(f"Saved the model to {kept} and the training curves to {curves}, as trained "
+                         "through epoch 1.\n")
+    assert curves.read_bytes().startswith(b"\x89PNG")
+    assert main([*settings, "--epochs", "1", "--save", str(one_epoch)]) == 0
+    model, expected = xn.load(kept), xn.load(one_epoch)
+    assert model.epoch == 1 and len(model.history["loss"]) == 1
+    assert all(np.array_equal(model.get_weights()[name], weights)
+               for name, weights in expected.get_weights().items())
+    assert model.metadata["encoding"] == expected.metadata["encoding"]
+
+
+def test_a_run_diverging_in_its_first_epoch_saves_nothing(tmp_path, capsys):
+    model_path = tmp_path / "model.npz"
+    assert main(["train", "--dataset", "digits", "--lr", "100", "--quiet", "--save", str(model_path)]) == 4
+    assert error_line(capsys).endswith(" Nothing was saved: no epoch completed.\n")
+    assert not model_path.exists()
 
 
 # train and predict on files ----------------------------------------------------------------------
@@ -255,10 +292,7 @@ def test_npz_labels_one_and_two_train_one_sigmoid_output(tmp_path, capsys):
 
 
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 2))
-    y = 5000.0 + 300.0 * X[:, 0] - 200.0 * X[:, 1] + rng.normal(scale=10.0, size=300)
-    data = write_csv(tmp_path / "prices.csv", ["a", "b", "price"], np.column_stack([X, y]).tolist())
+    data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
     assert main(["train", "--data", str(data), "--target", "price", "--epochs", "60", "--batch-size", "16",
                  "--save", str(model_path)]) == 0

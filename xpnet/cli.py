@@ -121,8 +121,10 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--hidden", type=int, nargs="+", default=None,
                        help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data)")
     train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda (default 0)")
-    train.add_argument("--save", metavar="MODEL.npz", help="save the model, with its data encoding")
-    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves")
+    train.add_argument("--save", metavar="MODEL.npz",
+                       help="save the model, with its data encoding; if training diverges (exit code 4), "
+                            "the model as its last finite epoch left it")
+    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves (also if it diverges)")
     _add_device_options(train)
     _add_run_options(train)
     train.set_defaults(run=command_train)
@@ -323,6 +325,21 @@ def build_model(input_dim: int, hidden, output_dim: int, args) -> xn.Sequential:
                          seed=args.seed, backend=args.backend)
 
 
+@dataclasses.dataclass
+class Job:
+    """What ``xpnet train`` fits: ``model`` on ``X, y`` (validating on ``validation``, None for
+    none), the ``encoding`` saved with it, the data's ``description`` for the header line, and the
+    rows scored once training ends: ``scored = (X, y, part)``, ``part`` naming them."""
+
+    model: xn.Sequential
+    encoding: Encoding
+    X: np.ndarray
+    y: np.ndarray
+    validation: tuple | None
+    description: str
+    scored: tuple
+
+
 def command_train(args) -> None:
     if args.data and args.dataset:
         raise UsageError("give either --data FILE or --dataset NAME, not both")
@@ -332,37 +349,33 @@ def command_train(args) -> None:
         check_writable(path)
     plot = load_plotter() if args.plot else None
     check_device(args.backend, args.device, args.dtype)
-    if args.data:
-        model, encoding = train_on_file(args)
-    else:
-        model, encoding = train_on_dataset(args)
-    if args.save:
-        xn.save(model, args.save, metadata={"encoding": encoding.to_metadata()})
-        say(args, f"saved the model to {args.save}")
-    if plot is not None:
-        written = plot.save(plot.history(model.history), args.plot)
-        say(args, f"saved the training curves to {written}")
+    job = file_job(args) if args.data else dataset_job(args)
+    model, optimizer = job.model, make_optimizer(args)
+    say(args, f"xpnet: {job.description}; {model.count_params()} parameters on "
+              f"{model.backend.name}:{model.device}, {optimizer!r}")
+    started = time.perf_counter()
+    try:
+        fit(model, args, job.X, job.y, job.encoding.loss, optimizer, job.validation)
+    except Diverged as error:
+        raise Diverged(f"{error}{keep_diverged(args, job, plot)}") from error
+    print(f"{scores_line(model, job.encoding, *job.scored)}  ({time.perf_counter() - started:.1f} s)")
+    for written in save_outputs(args, job, plot):
+        say(args, f"saved {written}")
 
 
-def train_on_dataset(args) -> tuple:
-    """Train a bundled dataset's preset network, validating on --val-split of its training rows;
-    print the test accuracy once, at the end."""
+def dataset_job(args) -> Job:
+    """A bundled dataset's preset network, validated on --val-split of the training rows and tested
+    once, at the end."""
     name = args.dataset or "digits"
     X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed)
     X_train, y_train, validation = hold_out(X_train, y_train, args)
     hidden, loss = PRESETS[name]
-    classes = 10 if loss == "softmax_cross_entropy" else 1
-    model = build_model(X_train.shape[1], args.hidden or hidden, classes, args)
-    optimizer = make_optimizer(args)
+    encoding = Encoding.plain(X_train.shape[1], loss, 10 if loss == "softmax_cross_entropy" else 1)
+    model = build_model(X_train.shape[1], args.hidden or hidden, encoding.output_dim, args)
     held = 0 if validation is None else len(validation[1])
-    say(args, f"xpnet: {name} ({len(X_train)} train / {held} validation / {len(X_test)} test examples), "
-              f"{model.count_params()} parameters on {model.backend.name}:{model.device}, {optimizer!r}")
-    started = time.perf_counter()
-    fit(model, args, X_train, y_train, loss, optimizer, validation)
-    scores = model.evaluate(X_test, y_test)
-    print(f"test accuracy {scores['accuracy']:.4f}  test loss {scores['loss']:.4f}  "
-          f"({time.perf_counter() - started:.1f} s)")
-    return model, Encoding.plain(model.input_dim, loss, model.output_dim)
+    return Job(model, encoding, X_train, y_train, validation,
+               f"{name}: {len(X_train)} train / {held} validation / {len(X_test)} test rows",
+               (X_test, y_test, "test"))
 
 
 def hold_out(X, y, args) -> tuple:
@@ -381,20 +394,36 @@ def refuse_file_options(args) -> None:
                          "target, task and features")
 
 
-def train_on_file(args) -> tuple:
-    """Train on ``--data``; print the validation scores (the training scores without validation)."""
+def file_job(args) -> Job:
+    """A network for ``--data``, scored on its validation rows (its training rows without them)."""
     data = prepare(args)
     encoding = data.encoding
     model = build_model(data.X_train.shape[1], args.hidden or HIDDEN_FOR_DATA, encoding.output_dim, args)
-    optimizer = make_optimizer(args)
-    say(args, f"xpnet: {args.data}: {data.describe()}; {model.count_params()} parameters on "
-              f"{model.backend.name}:{model.device}, {optimizer!r}")
-    started = time.perf_counter()
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
-    fit(model, args, data.X_train, data.y_train, encoding.loss, optimizer, validation)
-    part, (X, y) = ("validation", validation) if validation else ("training", (data.X_train, data.y_train))
-    print(f"{scores_line(model, encoding, X, y, part)}  ({time.perf_counter() - started:.1f} s)")
-    return model, encoding
+    scored = (*validation, "validation") if validation else (data.X_train, data.y_train, "training")
+    return Job(model, encoding, data.X_train, data.y_train, validation, f"{args.data}: {data.describe()}", scored)
+
+
+def save_outputs(args, job: Job, plot) -> list:
+    """Write the model (with its encoding) to --save and its curves to --plot, where given; returns
+    what was written, e.g. ``["the model to m.npz"]``."""
+    written = []
+    if args.save:
+        xn.save(job.model, args.save, metadata={"encoding": job.encoding.to_metadata()})
+        written.append(f"the model to {args.save}")
+    if plot is not None:
+        written.append(f"the training curves to {plot.save(plot.history(job.model.history), args.plot)}")
+    return written
+
+
+def keep_diverged(args, job: Job, plot) -> str:
+    """After training diverged: save what the epochs before it trained (the model was rolled back to
+    the end of the last finite epoch), as on success; returns a sentence saying so."""
+    if not (args.save or args.plot):
+        return ""
+    if job.model.epoch == 0:
+        return " Nothing was saved: no epoch completed."
+    return f" Saved {' and '.join(save_outputs(args, job, plot))}, as trained through epoch {job.model.epoch}."
 
 
 def make_optimizer(args):
