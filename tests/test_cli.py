@@ -522,8 +522,16 @@ def test_tune_default_space(animals, capsys):
     ('{"lr": {"log_uniform": [0, 1]}}', "LogUniform needs low > 0"),
     ('{"lr": {"uniform": [0, 1, 2]}}', "takes a list [low, high]"),
     ('["lr"]', "expected a JSON object"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "epochs": "5"}', "epochs must be a positive int, got '5'"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "l2": "0.1"}', "l2 must be a finite number >= 0"),
+    ('{"units": {"choice": [16, "32"]}}', "units must be a positive int, got '32'"),
+    ('{"lr": {"uniform": [-1, 1]}}', "lr must be a positive finite number"),
+    ('{"dropout": {"uniform": [0.5, 1.5]}}', "Dropout rate must be in [0, 1)"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "width": 3}', "unknown hyperparameter(s) ['width']"),
 ])
-def test_tune_bad_space_exits_2_with_one_line(animals, tmp_path, capsys, text, message):
+def test_tune_bad_space_exits_2_with_one_line(animals, tmp_path, monkeypatch, capsys, text, message):
+    """Every value the search could use passes the library's checks before a trial trains."""
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
     space = tmp_path / "space.json"
     space.write_text(text)
     assert main(["tune", "--data", str(animals), "--target", "species", "--space", str(space)]) == 2

@@ -75,7 +75,8 @@ distributions: uniform [low, high]; log_uniform [low, high] (uniform in log10); 
 (1 - 10**r, for betas); choice [option, ...]. Names: lr, l2, units, layers, activation, optimizer,
 batch_size, epochs, dropout, beta1, beta2, ... (those xpnet.tune knows). The default space searches
 lr log-uniform in [1e-4, 0.1], l2 log-uniform in [1e-5, 1], units in {32, 64, 128, 256} and layers
-in {1, 2, 3}."""
+in {1, 2, 3}. Every value the search can use is checked first, as xpnet checks it (counts such as
+epochs, batch_size and units are JSON integers, not strings)."""
 
 
 class UsageError(ValueError):
@@ -595,7 +596,21 @@ def read_space(path: str) -> tuple:
     fixed = {name: entry for name, entry in entries.items() if not isinstance(entry, dict)}
     if not space:
         raise UsageError(f"--space {path}: no distribution to search; e.g. {{\"lr\": {{\"log_uniform\": [1e-4, 1]}}}}")
+    check_values(path, space, fixed)
     return space, fixed
+
+
+def check_values(path: str, space: dict, fixed: dict) -> None:
+    """Build a model from the fixed values, then from each searched name's extremes over them (a
+    range's two ends, every option of a choice), so that the library's own checks refuse a bad value
+    before any trial trains. Those checks bound a value to an interval, so if both ends of a range
+    pass, every value in it does."""
+    candidates = [{}] + [{name: value} for name, distribution in space.items() for value in distribution.grid(2)]
+    for candidate in candidates:
+        try:
+            tune.build_model({**fixed, **candidate}, input_dim=1, output_dim=1)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--space {path}: {_one_line(error)}") from error
 
 
 def distribution(path: str, name: str, entry: dict):
