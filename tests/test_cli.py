@@ -1,5 +1,6 @@
 """The ``xpnet`` command: train, predict, tune, bench, info, exit codes, Ctrl-C and closed pipes."""
 import csv
+import ctypes
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet import cli, tabular
+from xpnet import cli, environment, tabular
 from xpnet.cli import main
 from xpnet.preparation import infer_task, validation_split
 
@@ -548,6 +549,31 @@ def test_info_lists_versions_and_backends(capsys):
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert lines["numpy"].endswith(" cpu")
     assert set(lines) >= {"numpy", "torch", "cupy", "array_api_strict", "numba"}
+
+
+@pytest.mark.parametrize("driver, extra", [(None, "cuda13"), ((13, 0), "cuda13"), ((12, 4), "cuda12")])
+def test_info_suggests_the_cuda_extra_for_the_driver(monkeypatch, capsys, driver, extra):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.setattr(environment, "cuda_driver_version", lambda: driver)
+    assert main(["info"]) == 0
+    cupy = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  cupy  ")]
+    assert len(cupy) == 1 and cupy[0].endswith(f"not installed (pip install 'xpnet[{extra}]')")
+
+
+def test_the_cuda_driver_version_is_read_from_the_driver_library(monkeypatch):
+    class Driver:
+        def cuDriverGetVersion(self, pointer):  # CUDA 12.4 reports 12040
+            pointer.contents.value = 12040
+            return 0
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Driver())
+    assert environment.cuda_driver_version() == (12, 4)
+
+    def no_library(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert environment.cuda_driver_version() is None
 
 
 def test_version_and_python_dash_m(capsys):
