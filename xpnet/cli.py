@@ -364,6 +364,15 @@ def command_train(args) -> None:
         say(args, f"saved {written}")
 
 
+def refuse_file_options(args) -> None:
+    """--target, --task and --features describe a --data file: a bundled dataset has its own."""
+    given = [f"--{name}" for name in ("target", "task", "features") if getattr(args, name) is not None]
+    if given:
+        verb = "describes" if len(given) == 1 else "describe"
+        raise UsageError(f"{' and '.join(given)} {verb} a --data file; a bundled --dataset has its own "
+                         "target, task and features")
+
+
 def dataset_job(args) -> Job:
     """A bundled dataset's preset network, validated on --val-split of the training rows and tested
     once, at the end."""
@@ -384,15 +393,6 @@ def hold_out(X, y, args) -> tuple:
     out, stratified (``(X, y, None)`` for --val-split 0), as :func:`prepare` splits a data file."""
     train, held = validation_split(len(y), args.val_split, args.seed, y)
     return X[train], y[train], ((X[held], y[held]) if held.size else None)
-
-
-def refuse_file_options(args) -> None:
-    """--target, --task and --features describe a --data file: a bundled dataset has its own."""
-    given = [f"--{name}" for name in ("target", "task", "features") if getattr(args, name) is not None]
-    if given:
-        verb = "describes" if len(given) == 1 else "describe"
-        raise UsageError(f"{' and '.join(given)} {verb} a --data file; a bundled --dataset has its own "
-                         "target, task and features")
 
 
 def file_job(args) -> Job:
@@ -433,10 +433,10 @@ def make_optimizer(args):
 
 
 def fit(model, args, X, y, loss, optimizer, validation) -> None:
-    """``model.fit`` with the command's settings. It raises ``xn.DivergenceError`` (the model rolled
-    back to the start of the epoch) when the cost becomes NaN or inf, or when a mini-batch's cost
-    exceeds :data:`DIVERGENCE_GROWTH` times the untrained model's loss on ``X``: a bound that no
-    healthy run reaches, however close to 0 its loss gets. NumPy's overflow warnings are silenced."""
+    """``model.fit`` with the command's settings. It raises :class:`Diverged` (the model rolled back
+    to the start of the epoch) when the cost becomes NaN or inf, or when a mini-batch's cost exceeds
+    :data:`DIVERGENCE_GROWTH` times the untrained model's loss on ``X``: a bound that no healthy run
+    reaches, however close to 0 its loss gets. NumPy's overflow warnings are silenced."""
     with np.errstate(all="ignore"):
         untrained = model.evaluate(X, y, loss=loss)["loss"]
         diverged = xn.callbacks.TerminateOnDivergence(factor=None, threshold=DIVERGENCE_GROWTH * untrained)
