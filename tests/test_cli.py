@@ -1,5 +1,6 @@
 """The ``xpnet`` command: train, predict, tune, bench, info, exit codes, Ctrl-C and closed pipes."""
 import csv
+import ctypes
 import json
 import os
 import shutil
@@ -13,7 +14,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet import cli, tabular
+from xpnet import cli, environment, tabular
 from xpnet.cli import main
 from xpnet.preparation import infer_task, validation_split
 
@@ -71,11 +72,50 @@ def error_line(capsys) -> str:
 # the bundled datasets ----------------------------------------------------------------------------
 
 def test_train_moons_prints_progress_and_accuracy(capsys):
-    assert main(["train", "--dataset", "moons", "--epochs", "40", "--batch-size", "32"]) == 0
+    assert main(["train", "--dataset", "moons", "--epochs", "40", "--batch-size", "32", "--lr", "0.01"]) == 0
     out = capsys.readouterr().out
     assert "epoch   40" in out
     accuracy = float(out.split("test accuracy ")[1].split()[0])
     assert accuracy >= 0.85
+
+
+def rows_of(X) -> set:
+    return {tuple(row) for row in np.asarray(X).tolist()}
+
+
+@pytest.mark.parametrize("val_split, validation", [(None, 48), ("0.25", 60), ("0", 0)])
+def test_a_bundled_dataset_validates_on_its_training_rows_and_tests_once(monkeypatch, capsys, val_split,
+                                                                         validation):
+    """The validation rows are a stratified part of the training split (never the test rows), and
+    the test split is scored once, at the end."""
+    X_train, y_train, X_test, _ = xn.datasets.load("moons", seed=0)
+    fitted = {}
+    fit, evaluate = xn.Sequential.fit, xn.Sequential.evaluate
+
+    def spy_fit(model, X, y, **options):
+        fitted.update(X=X, validation=options["validation_data"])
+        return fit(model, X, y, **options)
+
+    def spy_evaluate(model, X, y, **options):
+        fitted.setdefault("tested", []).append(rows_of(X) == rows_of(X_test))
+        return evaluate(model, X, y, **options)
+
+    monkeypatch.setattr(xn.Sequential, "fit", spy_fit)
+    monkeypatch.setattr(xn.Sequential, "evaluate", spy_evaluate)
+    option = [] if val_split is None else ["--val-split", val_split]
+    assert main(["train", "--dataset", "moons", "--epochs", "2", *option]) == 0
+    out = capsys.readouterr().out
+    assert f"moons: {240 - validation} train / {validation} validation / 60 test rows;" in out
+    assert out.count("test accuracy") == 1 and fitted["tested"].count(True) == 1
+    if not validation:
+        assert fitted["validation"] is None and "val_loss" not in out
+        return
+    X_val, y_val = fitted["validation"]
+    assert len(X_val) == validation and len(fitted["X"]) == 240 - validation
+    assert rows_of(X_val) | rows_of(fitted["X"]) == rows_of(X_train)
+    assert not rows_of(X_val) & (rows_of(fitted["X"]) | rows_of(X_test))
+    assert np.bincount(y_val.astype(int)).tolist() == [validation // 2] * 2  # stratified
+    assert "val_loss" in out
 
 
 def test_train_digits_quietly(capsys):
@@ -83,6 +123,14 @@ def test_train_digits_quietly(capsys):
     out = capsys.readouterr().out
     assert "epoch" not in out
     assert float(out.split("test accuracy ")[1].split()[0]) >= 0.95
+
+
+@pytest.mark.parametrize("data", ["--dataset", "--data"])
+def test_quiet_prints_only_the_final_result(animals, capsys, data):
+    source = ["--dataset", "circles"] if data == "--dataset" else ["--data", str(animals), "--target", "species"]
+    assert main(["train", *source, "--epochs", "2", "--quiet"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("test accuracy" if data == "--dataset" else "validation accuracy")
 
 
 def test_bad_device_is_reported_not_raised(capsys):
@@ -98,11 +146,61 @@ def test_console_script_is_installed():
     assert "test accuracy" in result.stdout
 
 
-def test_divergence_exits_4_with_one_line(capsys):
-    code = main(["train", "--dataset", "digits", "--optimizer", "sgd", "--lr", "1e4", "--epochs", "2",
+@pytest.mark.parametrize("optimizer, lr, reason", [
+    ("sgd", "1e4", "the cost became NaN or inf"),
+    ("adam", "100", "the cost grew above"),  # finite: a mini-batch cost near 4e9 in epoch 1
+])
+def test_divergence_exits_4_with_one_line(capsys, optimizer, lr, reason):
+    code = main(["train", "--dataset", "digits", "--optimizer", optimizer, "--lr", lr, "--epochs", "2",
                  "--quiet"])
     assert code == 4
-    assert "training diverged" in error_line(capsys)
+    line = error_line(capsys)
+    assert line.startswith("xpnet: error: training diverged: ") and reason in line
+
+
+def test_a_converging_run_is_not_called_diverged(animals, capsys):
+    """Adam at lr 0.03 fits the clusters exactly; from then on the loss (near 1e-4) jumps up and down
+    more than tenfold between epochs. That is no divergence: it runs to the end."""
+    assert main(["train", "--data", str(animals), "--target", "species", "--lr", "0.03", "--batch-size", "16",
+                 "--epochs", "100", "--quiet"]) == 0
+    assert float(capsys.readouterr().out.split("validation accuracy ")[1].split()[0]) >= 0.95
+
+
+def prices(path, m=300):
+    """A regression CSV: ``price`` is linear in ``a`` and ``b`` plus noise."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(m, 2))
+    y = 5000.0 + 300.0 * X[:, 0] - 200.0 * X[:, 1] + rng.normal(scale=10.0, size=m)
+    return write_csv(path, ["a", "b", "price"], np.column_stack([X, y]).tolist()), X, y
+
+
+def test_a_diverged_run_saves_what_its_finite_epochs_trained(tmp_path, capsys):
+    """Full-batch SGD at lr 0.5: epoch 1 is finite, epoch 2 blows up. Exit 4, and --save and --plot
+    hold the model as epoch 1 left it, exactly as a one-epoch run saves it."""
+    pytest.importorskip("matplotlib")
+    data, _, _ = prices(tmp_path / "prices.csv")
+    settings = ["train", "--data", str(data), "--target", "price", "--optimizer", "sgd", "--lr", "0.5",
+                "--batch-size", "1000", "--quiet"]
+    kept, curves, one_epoch = tmp_path / "kept.npz", tmp_path / "curves.png", tmp_path / "one_epoch.npz"
+    assert main([*settings, "--epochs", "10", "--save", str(kept), "--plot", str(curves)]) == 4
+    line = error_line(capsys)
+    assert "training diverged: the cost grew above" in line and "at epoch 2, iteration 1 of 1" in line
+    assert line.endswith(f"Saved the model to {kept} and the training curves to {curves}, as trained "
+                         "through epoch 1.\n")
+    assert curves.read_bytes().startswith(b"\x89PNG")
+    assert main([*settings, "--epochs", "1", "--save", str(one_epoch)]) == 0
+    model, expected = xn.load(kept), xn.load(one_epoch)
+    assert model.epoch == 1 and len(model.history["loss"]) == 1
+    assert all(np.array_equal(model.get_weights()[name], weights)
+               for name, weights in expected.get_weights().items())
+    assert model.metadata["encoding"] == expected.metadata["encoding"]
+
+
+def test_a_run_diverging_in_its_first_epoch_saves_nothing(tmp_path, capsys):
+    model_path = tmp_path / "model.npz"
+    assert main(["train", "--dataset", "digits", "--lr", "100", "--quiet", "--save", str(model_path)]) == 4
+    assert error_line(capsys).endswith(" Nothing was saved: no epoch completed.\n")
+    assert not model_path.exists()
 
 
 # train and predict on files ----------------------------------------------------------------------
@@ -187,13 +285,10 @@ def test_npz_labels_one_and_two_train_one_sigmoid_output(tmp_path, capsys):
 
 
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 2))
-    y = 5000.0 + 300.0 * X[:, 0] - 200.0 * X[:, 1] + rng.normal(scale=10.0, size=300)
-    data = write_csv(tmp_path / "prices.csv", ["a", "b", "price"], np.column_stack([X, y]).tolist())
+    data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
     assert main(["train", "--data", str(data), "--target", "price", "--epochs", "60", "--batch-size", "16",
-                 "--save", str(model_path), "--quiet"]) == 0
+                 "--save", str(model_path)]) == 0
     assert "regression on 'price'" in capsys.readouterr().out
     assert xn.load(model_path).loss.name == "mse"
     assert main(["predict", str(model_path), str(data), "--output", str(output)]) == 0
@@ -271,6 +366,15 @@ def test_plot_without_a_suffix_is_saved_as_png_and_named(animals, tmp_path, caps
     assert sorted(path.name for path in tmp_path.iterdir()) == ["animals.csv", "curves.png"]
 
 
+def test_plot_without_matplotlib_fails_before_training(animals, tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    assert main(["train", "--data", str(animals), "--target", "species", "--plot", str(tmp_path / "c.png")]) == 5
+    assert error_line(capsys) == "xpnet: error: --plot needs matplotlib: pip install 'xpnet[plot]'\n"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["animals.csv"]
+
+
 # choosing the task and the validation rows -------------------------------------------------------
 
 def test_task_is_inferred_from_the_target():
@@ -282,8 +386,7 @@ def test_task_is_inferred_from_the_target():
 
 def test_task_override(animals, tmp_path, capsys):
     data = write_csv(tmp_path / "counts.csv", ["x", "n"], [[i, i % 3] for i in range(60)])
-    assert main(["train", "--data", str(data), "--target", "n", "--task", "regress", "--epochs", "1",
-                 "--quiet"]) == 0
+    assert main(["train", "--data", str(data), "--target", "n", "--task", "regress", "--epochs", "1"]) == 0
     assert "regression on 'n'" in capsys.readouterr().out
     assert main(["train", "--data", str(animals), "--target", "species", "--task", "regress"]) == 3
     assert "not numeric" in error_line(capsys)
@@ -345,6 +448,14 @@ def test_usage_errors_exit_2_with_one_line(capsys, arguments):
     error_line(capsys)
 
 
+@pytest.mark.parametrize("option, value", [("--target", "y"), ("--task", "regress"), ("--features", "X")])
+@pytest.mark.parametrize("dataset", [["--dataset", "moons"], []])
+def test_file_options_with_a_bundled_dataset_are_refused(monkeypatch, capsys, option, value, dataset):
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    assert main(["train", *dataset, option, value]) == 2
+    assert f"{option} describes a --data file" in error_line(capsys)
+
+
 def test_an_unexpected_failure_exits_1_with_one_line(monkeypatch, capsys):
     def broken(args):
         raise RuntimeError("something\nunforeseen")
@@ -404,8 +515,16 @@ def test_tune_default_space(animals, capsys):
     ('{"lr": {"log_uniform": [0, 1]}}', "LogUniform needs low > 0"),
     ('{"lr": {"uniform": [0, 1, 2]}}', "takes a list [low, high]"),
     ('["lr"]', "expected a JSON object"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "epochs": "5"}', "epochs must be a positive int, got '5'"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "l2": "0.1"}', "l2 must be a finite number >= 0"),
+    ('{"units": {"choice": [16, "32"]}}', "units must be a positive int, got '32'"),
+    ('{"lr": {"uniform": [-1, 1]}}', "lr must be a positive finite number"),
+    ('{"dropout": {"uniform": [0.5, 1.5]}}', "Dropout rate must be in [0, 1)"),
+    ('{"lr": {"log_uniform": [1e-3, 1]}, "width": 3}', "unknown hyperparameter(s) ['width']"),
 ])
-def test_tune_bad_space_exits_2_with_one_line(animals, tmp_path, capsys, text, message):
+def test_tune_bad_space_exits_2_with_one_line(animals, tmp_path, monkeypatch, capsys, text, message):
+    """Every value the search could use passes the library's checks before a trial trains."""
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
     space = tmp_path / "space.json"
     space.write_text(text)
     assert main(["tune", "--data", str(animals), "--target", "species", "--space", str(space)]) == 2
@@ -422,6 +541,31 @@ def test_info_lists_versions_and_backends(capsys):
     lines = {line.split()[0]: line for line in out.splitlines() if line.startswith("  ")}
     assert lines["numpy"].endswith(" cpu")
     assert set(lines) >= {"numpy", "torch", "cupy", "array_api_strict", "numba"}
+
+
+@pytest.mark.parametrize("driver, extra", [(None, "cuda13"), ((13, 0), "cuda13"), ((12, 4), "cuda12")])
+def test_info_suggests_the_cuda_extra_for_the_driver(monkeypatch, capsys, driver, extra):
+    monkeypatch.setitem(sys.modules, "cupy", None)
+    monkeypatch.setattr(environment, "cuda_driver_version", lambda: driver)
+    assert main(["info"]) == 0
+    cupy = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  cupy  ")]
+    assert len(cupy) == 1 and cupy[0].endswith(f"not installed (pip install 'xpnet[{extra}]')")
+
+
+def test_the_cuda_driver_version_is_read_from_the_driver_library(monkeypatch):
+    class Driver:
+        def cuDriverGetVersion(self, pointer):  # CUDA 12.4 reports 12040
+            pointer.contents.value = 12040
+            return 0
+
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: Driver())
+    assert environment.cuda_driver_version() == (12, 4)
+
+    def no_library(name):
+        raise OSError(f"{name}: cannot open shared object file")
+
+    monkeypatch.setattr(ctypes, "CDLL", no_library)
+    assert environment.cuda_driver_version() is None
 
 
 def test_version_and_python_dash_m(capsys):
@@ -466,7 +610,10 @@ def test_bench_runs_the_checkouts_suite_and_prints_the_report(tmp_path):
 # interruptions -----------------------------------------------------------------------------------
 
 def test_ctrl_c_exits_130_and_leaves_no_file(tmp_path):
-    X, labels = support.clusters(3000)
+    """Ten points, each carrying the labels 0, 1 and 2 equally often: the loss cannot fall far below
+    log 3, so nothing but the signal ends the run, however late it arrives."""
+    X = np.repeat(np.random.default_rng(0).normal(size=(10, 3)), 300, axis=0)
+    labels = np.tile(np.arange(3), 1000)
     np.savez(tmp_path / "data.npz", X=X, y=labels)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(

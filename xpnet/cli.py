@@ -29,12 +29,15 @@ from xpnet import environment, tabular, threads, tune
 from xpnet.preparation import TASKS, Encoding, class_labels, infer_task, validation_split
 from xpnet.tabular import DataError
 
+#: training counts as diverged once a mini-batch's cost exceeds this many times the untrained loss
+DIVERGENCE_GROWTH = 100
 EXIT_CODES = {
     0: "success",
     1: "another failure (a benchmark run that failed, an unexpected error)",
     2: "usage: a bad option or option value, or a bad --space file",
     3: "bad data: a data, model or output file missing, unreadable or unsuitable",
-    4: "training diverged (the cost became NaN or inf, or grew ten times past its lowest; try a smaller --lr)",
+    4: f"training diverged (the cost became NaN or inf, or rose above {DIVERGENCE_GROWTH} times the untrained "
+       "model's loss; try a smaller --lr)",
     5: "unavailable: an optional package (the message names the pip extra), a device, benchmarks/",
     130: "interrupted (Ctrl-C); no file is left half-written",
     141: "standard output closed early (xpnet predict ... | head): stops quietly",
@@ -72,11 +75,16 @@ distributions: uniform [low, high]; log_uniform [low, high] (uniform in log10); 
 (1 - 10**r, for betas); choice [option, ...]. Names: lr, l2, units, layers, activation, optimizer,
 batch_size, epochs, dropout, beta1, beta2, ... (those xpnet.tune knows). The default space searches
 lr log-uniform in [1e-4, 0.1], l2 log-uniform in [1e-5, 1], units in {32, 64, 128, 256} and layers
-in {1, 2, 3}."""
+in {1, 2, 3}. Every value the search can use is checked first, as xpnet checks it (counts such as
+epochs, batch_size and units are JSON integers, not strings)."""
 
 
 class UsageError(ValueError):
     """An option value or settings file the command cannot use (exit code 2)."""
+
+
+class Diverged(Exception):
+    """Training diverged (exit code 4): ``xn.DivergenceError``'s message, and what the command adds."""
 
 
 class Unavailable(Exception):
@@ -102,8 +110,10 @@ def build_parser() -> ArgumentParser:
 
     train = commands.add_parser(
         "train", help="train on a data file or a bundled dataset",
-        description="Train on a data file (--data, with a validation split) or on a bundled dataset "
-                    "(--dataset, reporting test accuracy; the default is --dataset digits).")
+        description="Train on a data file (--data) or on a bundled dataset (--dataset; the default is "
+                    "--dataset digits). --val-split of the training rows are held out and scored "
+                    "every epoch (val_loss, val_accuracy); a bundled dataset's test split is scored "
+                    "once, at the end.")
     _add_data_options(train)
     train.add_argument("--dataset", choices=sorted(PRESETS), help="a bundled dataset (default: digits)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
@@ -112,8 +122,10 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--hidden", type=int, nargs="+", default=None,
                        help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data)")
     train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda (default 0)")
-    train.add_argument("--save", metavar="MODEL.npz", help="save the model, with its data encoding")
-    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves")
+    train.add_argument("--save", metavar="MODEL.npz",
+                       help="save the model, with its data encoding; if training diverges (exit code 4), "
+                            "the model as its last finite epoch left it")
+    train.add_argument("--plot", metavar="CURVES.png", help="save the training curves (also if it diverges)")
     _add_device_options(train)
     _add_run_options(train)
     train.set_defaults(run=command_train)
@@ -166,11 +178,12 @@ def _add_data_options(parser) -> None:
     group.add_argument("--data", metavar="FILE", help="a .csv (with a header), .npy, .npz or .parquet file")
     group.add_argument("--target", metavar="COLUMN",
                        help="the target column (.npy: an index, default the last; .npz: an array, default y)")
-    group.add_argument("--features", default="X", metavar="ARRAY", help="the features array of an .npz file")
+    group.add_argument("--features", metavar="ARRAY", help="the features array of an .npz file (default X)")
     group.add_argument("--task", choices=TASKS,
                        help="default: classify a text target or one of few integer values, else regress")
     group.add_argument("--val-split", type=_fraction, default=0.2, metavar="FRACTION",
-                       help="held-out validation fraction, stratified for classification (default 0.2)")
+                       help="the fraction of the training rows held out for validation, stratified "
+                            "for classification (default 0.2; 0: no validation)")
 
 
 def _add_fitting_options(parser, epochs: int) -> None:
@@ -187,7 +200,8 @@ def _add_device_options(parser) -> None:
 def _add_run_options(parser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     _add_threads_option(parser)
-    parser.add_argument("--quiet", action="store_true", help="print only the final result")
+    parser.add_argument("--quiet", action="store_true",
+                        help="print only the final result (no header, progress or 'saved ...' lines)")
 
 
 def _add_threads_option(parser) -> None:
@@ -235,7 +249,7 @@ def exit_code(error: Exception) -> int:
     """The documented exit code (see :data:`EXIT_CODES`) for a failure."""
     if isinstance(error, (DataError, OSError)):
         return 3
-    if isinstance(error, xn.DivergenceError):
+    if isinstance(error, (xn.DivergenceError, Diverged)):
         return 4
     if isinstance(error, (ImportError, Unavailable)):
         return 5
@@ -285,7 +299,7 @@ class Prepared:
 
 def prepare(args) -> Prepared:
     """Read ``--data``, choose the task, split off ``--val-split`` and fit the encoding on the rest."""
-    table = tabular.read(args.data, features_array=args.features)
+    table = tabular.read(args.data, features_array=args.features or "X")
     target = table.target_name(args.target)
     features = table.feature_names(target)
     X, y = table.features(features), table.column(target)
@@ -312,57 +326,105 @@ def build_model(input_dim: int, hidden, output_dim: int, args) -> xn.Sequential:
                          seed=args.seed, backend=args.backend)
 
 
+@dataclasses.dataclass
+class Job:
+    """What ``xpnet train`` fits: ``model`` on ``X, y`` (validating on ``validation``, None for
+    none), the ``encoding`` saved with it, the data's ``description`` for the header line, and the
+    rows scored once training ends: ``scored = (X, y, part)``, ``part`` naming them."""
+
+    model: xn.Sequential
+    encoding: Encoding
+    X: np.ndarray
+    y: np.ndarray
+    validation: tuple | None
+    description: str
+    scored: tuple
+
+
 def command_train(args) -> None:
     if args.data and args.dataset:
         raise UsageError("give either --data FILE or --dataset NAME, not both")
+    if not args.data:
+        refuse_file_options(args)
     for path in (args.save, args.plot):
         check_writable(path)
     plot = load_plotter() if args.plot else None
     check_device(args.backend, args.device, args.dtype)
-    if args.data:
-        model, encoding = train_on_file(args)
-    else:
-        model, encoding = train_on_dataset(args)
-    if args.save:
-        xn.save(model, args.save, metadata={"encoding": encoding.to_metadata()})
-        say(args, f"saved the model to {args.save}")
-    if plot is not None:
-        written = plot.save(plot.history(model.history), args.plot)
-        say(args, f"saved the training curves to {written}")
+    job = file_job(args) if args.data else dataset_job(args)
+    model, optimizer = job.model, make_optimizer(args)
+    say(args, f"xpnet: {job.description}; {model.count_params()} parameters on "
+              f"{model.backend.name}:{model.device}, {optimizer!r}")
+    started = time.perf_counter()
+    try:
+        fit(model, args, job.X, job.y, job.encoding.loss, optimizer, job.validation)
+    except Diverged as error:
+        raise Diverged(f"{error}{keep_diverged(args, job, plot)}") from error
+    print(f"{scores_line(model, job.encoding, *job.scored)}  ({time.perf_counter() - started:.1f} s)")
+    for written in save_outputs(args, job, plot):
+        say(args, f"saved {written}")
 
 
-def train_on_dataset(args) -> tuple:
-    """Train a bundled dataset's preset network; print the test accuracy."""
+def refuse_file_options(args) -> None:
+    """--target, --task and --features describe a --data file: a bundled dataset has its own."""
+    given = [f"--{name}" for name in ("target", "task", "features") if getattr(args, name) is not None]
+    if given:
+        verb = "describes" if len(given) == 1 else "describe"
+        raise UsageError(f"{' and '.join(given)} {verb} a --data file; a bundled --dataset has its own "
+                         "target, task and features")
+
+
+def dataset_job(args) -> Job:
+    """A bundled dataset's preset network, validated on --val-split of the training rows and tested
+    once, at the end."""
     name = args.dataset or "digits"
     X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed)
+    X_train, y_train, validation = hold_out(X_train, y_train, args)
     hidden, loss = PRESETS[name]
-    classes = 10 if loss == "softmax_cross_entropy" else 1
-    model = build_model(X_train.shape[1], args.hidden or hidden, classes, args)
-    optimizer = make_optimizer(args)
-    print(f"xpnet: {name} ({X_train.shape[0]} train / {X_test.shape[0]} test examples), "
-          f"{model.count_params()} parameters on {model.backend.name}:{model.device}, {optimizer!r}")
-    started = time.perf_counter()
-    fit(model, args, X_train, y_train, loss, optimizer, (X_test, y_test))
-    scores = model.evaluate(X_test, y_test)
-    print(f"test accuracy {scores['accuracy']:.4f}  test loss {scores['loss']:.4f}  "
-          f"({time.perf_counter() - started:.1f} s)")
-    return model, Encoding.plain(model.input_dim, loss, model.output_dim)
+    encoding = Encoding.plain(X_train.shape[1], loss, 10 if loss == "softmax_cross_entropy" else 1)
+    model = build_model(X_train.shape[1], args.hidden or hidden, encoding.output_dim, args)
+    held = 0 if validation is None else len(validation[1])
+    return Job(model, encoding, X_train, y_train, validation,
+               f"{name}: {len(X_train)} train / {held} validation / {len(X_test)} test rows",
+               (X_test, y_test, "test"))
 
 
-def train_on_file(args) -> tuple:
-    """Train on ``--data``; print the validation scores (the training scores without validation)."""
+def hold_out(X, y, args) -> tuple:
+    """``(X_train, y_train, (X_val, y_val))``: --val-split of the class-labelled rows ``X, y`` held
+    out, stratified (``(X, y, None)`` for --val-split 0), as :func:`prepare` splits a data file."""
+    train, held = validation_split(len(y), args.val_split, args.seed, y)
+    return X[train], y[train], ((X[held], y[held]) if held.size else None)
+
+
+def file_job(args) -> Job:
+    """A network for ``--data``, scored on its validation rows (its training rows without them)."""
     data = prepare(args)
     encoding = data.encoding
     model = build_model(data.X_train.shape[1], args.hidden or HIDDEN_FOR_DATA, encoding.output_dim, args)
-    optimizer = make_optimizer(args)
-    print(f"xpnet: {args.data}: {data.describe()}; {model.count_params()} parameters on "
-          f"{model.backend.name}:{model.device}, {optimizer!r}")
-    started = time.perf_counter()
     validation = (data.X_val, data.y_val) if data.X_val is not None else None
-    fit(model, args, data.X_train, data.y_train, encoding.loss, optimizer, validation)
-    part, (X, y) = ("validation", validation) if validation else ("training", (data.X_train, data.y_train))
-    print(f"{scores_line(model, encoding, X, y, part)}  ({time.perf_counter() - started:.1f} s)")
-    return model, encoding
+    scored = (*validation, "validation") if validation else (data.X_train, data.y_train, "training")
+    return Job(model, encoding, data.X_train, data.y_train, validation, f"{args.data}: {data.describe()}", scored)
+
+
+def save_outputs(args, job: Job, plot) -> list:
+    """Write the model (with its encoding) to --save and its curves to --plot, where given; returns
+    what was written, e.g. ``["the model to m.npz"]``."""
+    written = []
+    if args.save:
+        xn.save(job.model, args.save, metadata={"encoding": job.encoding.to_metadata()})
+        written.append(f"the model to {args.save}")
+    if plot is not None:
+        written.append(f"the training curves to {plot.save(plot.history(job.model.history), args.plot)}")
+    return written
+
+
+def keep_diverged(args, job: Job, plot) -> str:
+    """After training diverged: save what the epochs before it trained (the model was rolled back to
+    the end of the last finite epoch), as on success; returns a sentence saying so."""
+    if not (args.save or args.plot):
+        return ""
+    if job.model.epoch == 0:
+        return " Nothing was saved: no epoch completed."
+    return f" Saved {' and '.join(save_outputs(args, job, plot))}, as trained through epoch {job.model.epoch}."
 
 
 def make_optimizer(args):
@@ -371,12 +433,21 @@ def make_optimizer(args):
 
 
 def fit(model, args, X, y, loss, optimizer, validation) -> None:
-    """``model.fit`` with the command's settings; NumPy's overflow warnings are silenced, since a
-    cost that becomes NaN or inf, or grows ten times past its lowest, raises ``xn.DivergenceError``."""
+    """``model.fit`` with the command's settings. It raises :class:`Diverged` (the model rolled back
+    to the start of the epoch) when the cost becomes NaN or inf, or when a mini-batch's cost exceeds
+    :data:`DIVERGENCE_GROWTH` times the untrained model's loss on ``X``: a bound that no healthy run
+    reaches, however close to 0 its loss gets. NumPy's overflow warnings are silenced."""
     with np.errstate(all="ignore"):
-        model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
-                  validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
-                  callbacks=[xn.callbacks.TerminateOnDivergence()])
+        untrained = model.evaluate(X, y, loss=loss)["loss"]
+        diverged = xn.callbacks.TerminateOnDivergence(factor=None, threshold=DIVERGENCE_GROWTH * untrained)
+        try:
+            model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
+                      validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
+                      callbacks=[diverged])
+        except xn.DivergenceError as error:
+            limit = (f" (That limit is {DIVERGENCE_GROWTH} times the untrained model's loss, {untrained:.4g}.)"
+                     if error.reason == diverged.reason else "")
+            raise Diverged(f"{error}{limit}") from error
 
 
 def scores_line(model, encoding: Encoding, X, y, part: str = "") -> str:
@@ -397,11 +468,14 @@ def check_writable(path) -> None:
 
 
 def load_plotter():
-    """The ``xpnet.plot`` module, imported only when --plot is given."""
+    """The ``xpnet.plot`` module, imported only when --plot is given, once matplotlib is known to
+    import (``xpnet.plot`` imports it only when it draws, after training)."""
     try:
-        from xpnet import plot
+        import matplotlib.figure  # noqa: F401
     except ImportError as error:
-        raise ImportError(f"--plot needs the xpnet.plot module and matplotlib ({error})") from error
+        raise ImportError("--plot needs matplotlib: pip install 'xpnet[plot]'") from error
+    from xpnet import plot
+
     return plot
 
 
@@ -522,7 +596,21 @@ def read_space(path: str) -> tuple:
     fixed = {name: entry for name, entry in entries.items() if not isinstance(entry, dict)}
     if not space:
         raise UsageError(f"--space {path}: no distribution to search; e.g. {{\"lr\": {{\"log_uniform\": [1e-4, 1]}}}}")
+    check_values(path, space, fixed)
     return space, fixed
+
+
+def check_values(path: str, space: dict, fixed: dict) -> None:
+    """Build a model from the fixed values, then from each searched name's extremes over them (a
+    range's two ends, every option of a choice), so that the library's own checks refuse a bad value
+    before any trial trains. Those checks bound a value to an interval, so if both ends of a range
+    pass, every value in it does."""
+    candidates = [{}] + [{name: value} for name, distribution in space.items() for value in distribution.grid(2)]
+    for candidate in candidates:
+        try:
+            tune.build_model({**fixed, **candidate}, input_dim=1, output_dim=1)
+        except (ValueError, TypeError) as error:
+            raise UsageError(f"--space {path}: {_one_line(error)}") from error
 
 
 def distribution(path: str, name: str, entry: dict):

@@ -5,6 +5,7 @@ Every probe catches its own failures: a broken optional package is reported, nev
 """
 from __future__ import annotations
 
+import ctypes
 import importlib
 import importlib.util
 import os
@@ -50,7 +51,7 @@ def backends() -> list:
     for name, module, hint, devices in (
             ("numpy", "numpy", "", lambda: ["cpu"]),
             ("torch", "torch", "pip install torch", _torch_devices),
-            ("cupy", "cupy", "pip install 'xpnet[cuda]'", _cupy_devices),
+            ("cupy", "cupy", f"pip install 'xpnet[{cuda_extra()}]'", _cupy_devices),
             ("array_api_strict", "array_api_strict", "pip install array-api-strict", lambda: ["cpu"])):
         version = version_of(module)
         rows.append((name, version, _usable(name, devices()) if version else f"not installed ({hint})"))
@@ -69,6 +70,25 @@ def _usable(backend: str, devices: list) -> str:
     if not devices:
         return "no CUDA device"
     return ", ".join(usable) + ("" if not failures else f"  (unusable: {failures[0]})")
+
+
+def cuda_extra() -> str:
+    """The pip extra with CuPy for this machine: ``cuda12`` for a driver of CUDA 12, else ``cuda13``."""
+    version = cuda_driver_version()
+    return "cuda12" if version is not None and version[0] == 12 else "cuda13"
+
+
+def cuda_driver_version() -> tuple | None:
+    """``(major, minor)`` of the CUDA version the NVIDIA driver supports, from the driver library's
+    ``cuDriverGetVersion`` (no CUDA toolkit or CuPy needed); None without a driver."""
+    try:
+        driver = ctypes.CDLL("nvcuda.dll" if sys.platform == "win32" else "libcuda.so.1")
+        version = ctypes.c_int(0)
+        if driver.cuDriverGetVersion(ctypes.pointer(version)) != 0:
+            return None
+    except (OSError, AttributeError):  # no driver library, or not NVIDIA's
+        return None
+    return version.value // 1000, version.value % 1000 // 10
 
 
 def _torch_devices() -> list:

@@ -408,15 +408,6 @@ def test_a_population_whose_every_model_diverges_raises():
     assert population.alive.tolist() == [False, False] and population.epoch == 0
 
 
-def test_the_command_line_stops_a_diverging_run(capsys):
-    from xpnet.cli import main
-
-    code = main(["train", "--dataset", "digits", "--lr", "100", "--epochs", "30", "--quiet"])
-    assert code == 4
-    assert ("training diverged: the cost grew above both 10 times the lowest loss so far and the starting loss at "
-            "epoch 1") in capsys.readouterr().err
-
-
 # The protocol -------------------------------------------------------------------------------------------
 
 class StopAfter:

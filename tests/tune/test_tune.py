@@ -2,6 +2,7 @@
 import json
 import math
 import os
+import re
 
 import numpy as np
 import pytest
@@ -70,6 +71,22 @@ def test_bad_spaces_and_names():
         tune.sample({"lr": [0.1, 0.2]}, 2)
     with pytest.raises(ValueError, match=r"unknown hyperparameter\(s\) \['learning_rate'\]"):
         trials.complete({"learning_rate": 0.1})
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"epochs": "5"}, "epochs must be a positive int, got '5'"),
+    ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
+    ({"units": 32.0}, "units must be a positive int, got 32.0"),
+    ({"layers": 1, "units_1": "8"}, "units_1 must be a positive int, got '8'"),
+    ({"layers": "2"}, "layers must be an int >= 0, got '2'"),
+    ({"decay_interval": 2.5}, "decay_interval must be a positive int, got 2.5"),
+    ({"l2": "0.1"}, "l2 must be a finite number >= 0 (a single number), got '0.1'"),
+])
+def test_counts_and_l2_are_checked_as_fit_checks_them(params, message):
+    """As in ``fit``, no string or float stands for an int (``int()`` would take "5" and cut 2.5)."""
+    with pytest.raises(ValueError, match=re.escape(message)):
+        trials.complete(params)
+    assert trials.complete({}, {"layers": 0, "epochs": np.int64(3)})["epochs"] == 3
 
 
 def test_switches_must_be_bools():

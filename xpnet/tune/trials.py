@@ -38,6 +38,7 @@ DEFAULTS = {"layers": 2, "units": 64, "activation": "relu", "alpha": 0.01, "batc
             "l2": 0.0, "init_scale": 1.0, "seed": 0}
 SCHEDULES = ("inverse_time", "staircase", "exponential")
 FLAGS = ("batchnorm", "nesterov")  # the hyperparameters that are True or False
+SIZES = ("units", "batch_size", "epochs", "decay_interval")  # with units_1, units_2, ...: ints >= 1
 ACTIVATIONS = {"relu": L.ReLU, "leaky_relu": L.LeakyReLU, "tanh": L.Tanh, "sigmoid": L.Sigmoid}
 OPTIMIZERS = {"sgd": (optim.SGD, ()), "momentum": (optim.Momentum, ("beta",)),
               "rmsprop": (optim.RMSprop, ("beta", "eps")), "adam": (optim.Adam, ("beta1", "beta2", "eps")),
@@ -123,6 +124,10 @@ def complete(params: dict, base: dict | None = None) -> dict:
         raise ValueError(f"schedule must be one of {SCHEDULES}, got {merged['schedule']!r}")
     for name in FLAGS:
         checks.flag(merged[name], name)
+    checks.count(merged["layers"], "layers")
+    for name in merged.keys() & (set(SIZES) | UNITS_PER_LAYER):
+        checks.positive_int(merged[name], name)
+    checks.non_negative(merged["l2"], "l2", per_model=False)
     return merged
 
 
