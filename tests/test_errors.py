@@ -106,7 +106,8 @@ def test_unknown_activation_or_layer_is_refused():
 def test_cuda_without_cupy_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "cupy", None)
     monkeypatch.setitem(sys.modules, "array_api_compat.cupy", None)
-    with pytest.raises(ImportError, match=r"device='cuda' needs CuPy.*pip install 'xpnet\[cuda\]'"):
+    hint = r"device='cuda' needs CuPy.*pip install 'xpnet\[cuda13\]' or 'xpnet\[cuda12\]'"
+    with pytest.raises(ImportError, match=hint):
         xn.Sequential([xn.Dense(2)], input_dim=3, device="cuda")
 
 

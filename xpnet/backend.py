@@ -24,7 +24,8 @@ from xpnet import checks
 from xpnet.kernels import Kernels, select_kernels
 
 BACKENDS = ("numpy", "cupy", "torch", "array_api_strict")
-_CUDA_INSTALL_HINT = "install CuPy with: pip install 'xpnet[cuda]' (cupy-cuda12x)"
+_CUDA_INSTALL_HINT = ("install CuPy and nvmath-python for the driver's CUDA version: "
+                      "pip install 'xpnet[cuda13]' or 'xpnet[cuda12]' (`xpnet info` says which)")
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

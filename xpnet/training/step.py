@@ -5,7 +5,7 @@ first step, and every value that changes from step to step is read on the device
 ``it`` (which mini-batch of the shuffled order, which row of the epoch's table of learning rates and
 bias corrections, which slot of the epoch's recorded costs), and the step ends by advancing ``it``. So
 the same sequence of kernel calls serves every mini-batch of a batch size: run one call at a time (the
-eager step) or recorded once and replayed (a CUDA graph, :mod:`xpnet.training.graphs`), with the same
+eager step) or recorded once and replayed (a CUDA graph, :mod:`xpnet.graphs`), with the same
 results. Nothing is read back to the host until the epoch ends.
 """
 from __future__ import annotations
