@@ -284,6 +284,31 @@ def test_npz_labels_one_and_two_train_one_sigmoid_output(tmp_path, capsys):
     assert np.mean(predicted == y) >= 0.9
 
 
+def test_features_names_the_npz_array_to_read(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    inputs = rng.normal(size=(120, 3))
+    data = tmp_path / "named.npz"
+    np.savez(data, inputs=inputs, X=np.zeros((120, 5)), y=(inputs[:, 0] > 0).astype(int))
+    model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
+    assert main(["train", "--data", str(data), "--features", "inputs", "--epochs", "20", "--quiet",
+                 "--save", str(model_path)]) == 0
+    assert xn.load(model_path).input_dim == 3
+    assert main(["predict", str(model_path), str(data), "--features", "inputs", "--output", str(output)]) == 0
+    assert main(["predict", str(model_path), str(data), "--output", str(output)]) == 3  # X has 5 columns
+    assert "reads 3 features" in error_line(capsys)
+
+
+@pytest.mark.parametrize("command", ["train", "tune", "predict"])
+def test_features_with_a_file_that_is_not_npz_is_refused(animals, trained, monkeypatch, capsys, command):
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    monkeypatch.setattr(xn.Sequential, "predict", lambda *args, **kwargs: pytest.fail("prediction started"))
+    arguments = {"train": ["train", "--data", str(animals), "--target", "species"],
+                 "tune": ["tune", "--data", str(animals), "--target", "species", "--trials", "2"],
+                 "predict": ["predict", str(trained[0]), str(animals)]}[command]
+    assert main([*arguments, "--features", "X"]) == 2
+    assert "--features names the features array of an .npz file" in error_line(capsys)
+
+
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
     data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"

@@ -140,7 +140,7 @@ def build_parser() -> ArgumentParser:
     predict.add_argument("file", metavar="FILE", help="a .csv, .npy, .npz or .parquet file")
     predict.add_argument("--output", metavar="PREDICTIONS.csv",
                          help="write the CSV here (default: standard output, the summary to stderr)")
-    predict.add_argument("--features", default="X", metavar="ARRAY", help="the features array of an .npz file")
+    predict.add_argument("--features", metavar="ARRAY", help="the features array of an .npz file (default X)")
     predict.add_argument("--device", help="load the model onto this device (default: where it was saved)")
     predict.add_argument("--backend", help="load the model onto this backend")
     _add_threads_option(predict)
@@ -299,7 +299,7 @@ class Prepared:
 
 def prepare(args) -> Prepared:
     """Read ``--data``, choose the task, split off ``--val-split`` and fit the encoding on the rest."""
-    table = tabular.read(args.data, features_array=args.features or "X")
+    table = read_table(args.data, args.features)
     target = table.target_name(args.target)
     features = table.feature_names(target)
     X, y = table.features(features), table.column(target)
@@ -362,6 +362,15 @@ def command_train(args) -> None:
     print(f"{scores_line(model, job.encoding, *job.scored)}  ({time.perf_counter() - started:.1f} s)")
     for written in save_outputs(args, job, plot):
         say(args, f"saved {written}")
+
+
+def read_table(path: str, features_array: str | None) -> tabular.Table:
+    """Read a data file; ``--features`` (``features_array``) only names an array of an .npz file."""
+    suffix = os.path.splitext(path)[1].lower()
+    if features_array is not None and suffix != ".npz":
+        raise UsageError(f"--features names the features array of an .npz file; {path} is a {suffix or 'suffix-less'} "
+                         "file, whose features are every column but --target")
+    return tabular.read(path, features_array=features_array or "X")
 
 
 def refuse_file_options(args) -> None:
@@ -485,7 +494,7 @@ def command_predict(args) -> None:
     check_writable(args.output)
     model = load_model(args)
     encoding = Encoding.for_model(model)
-    table = tabular.read(args.file, features_array=args.features)
+    table = read_table(args.file, args.features)
     features = feature_columns(table, encoding, model.input_dim)
     X = encoding.inputs(table.features(features))
     with np.errstate(all="ignore"):
@@ -522,9 +531,9 @@ def load_model(args) -> xn.Sequential:
 
 def feature_columns(table, encoding: Encoding, input_dim: int) -> list:
     """The columns the model reads. A file with a header: the saved feature names. A file without
-    one (.npy, .npz) or a model saved without names: every candidate column when there are as many
-    as inputs, else the saved names (the target column is then present), else every column but the
-    target."""
+    one (.npy, .npz), whose column names are only positions, or a model saved without names: every
+    candidate column when there are as many as inputs, else every column but the target; any other
+    count is refused, never guessed."""
     names = encoding.features
     if table.named and names is not None:
         missing = [name for name in names if name not in table.columns]
@@ -534,8 +543,6 @@ def feature_columns(table, encoding: Encoding, input_dim: int) -> list:
         return names
     if len(table.candidates) == input_dim:
         return table.candidates
-    if names is not None and all(name in table.columns for name in names):
-        return names
     if len(table.feature_names(encoding.target)) == input_dim:
         return table.feature_names(encoding.target)
     raise DataError(f"{table.path}: the model reads {input_dim} features, the file has "
