@@ -33,6 +33,19 @@ def test_history_smooths_the_cost():
     assert history.smoothed_cost(0.9)[0] == pytest.approx(40.0)
 
 
+def test_a_population_history_smooths_each_models_cost():
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    model = xn.Sequential([xn.Dense(4), xn.ReLU(), xn.Dense(1)], input_dim=3, seed=[0, 1], population=2)
+    history = model.fit(X, y, loss="binary_cross_entropy", optimizer=xn.SGD([0.1, 0.5]), batch_size=10, epochs=2)
+    smoothed = history.smoothed_cost(0.5)
+    assert len(smoothed) == len(history.iteration_cost) == 8 and all(len(values) == 2 for values in smoothed)
+    for index in range(2):
+        costs = [values[index] for values in history.iteration_cost]
+        np.testing.assert_allclose([values[index] for values in smoothed], xn.EWA(0.5).average(costs))
+    assert smoothed[-1][0] != smoothed[-1][1]
+
+
 @pytest.mark.parametrize("bias_correction", ["no", 0, None])
 def test_bias_correction_must_be_a_bool(bias_correction):
     with pytest.raises(TypeError, match=f"bias_correction must be True or False, got {bias_correction!r}"):

@@ -67,7 +67,11 @@ class History:
         return len(self.history["loss"])
 
     def smoothed_cost(self, beta: float = 0.9, bias_correction: bool = True) -> list:
-        """The per-iteration cost smoothed by an exponentially weighted average."""
+        """The per-iteration cost smoothed by an exponentially weighted average; for a population, one
+        list per iteration with each model's smoothed cost (as ``iteration_cost`` has each model's cost)."""
+        if any(isinstance(cost, list) for cost in self.iteration_cost):
+            per_model = [member.smoothed_cost(beta, bias_correction) for member in self.members()]
+            return [list(values) for values in zip(*per_model)]
         return EWA(beta, bias_correction).average(self.iteration_cost)
 
     def plot(self, path=None, beta: float = 0.9):
