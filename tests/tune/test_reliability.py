@@ -89,6 +89,32 @@ def test_resuming_a_checkpoint_with_incomplete_settings_names_what_is_missing(tm
         Babysitter.resume(tmp_path / "edited.npz", X_train, y_train)
 
 
+@pytest.mark.parametrize("key, value, expected", [
+    ("batch_size", "32", "batch_size must be a positive int, got '32'"),
+    ("batch_size", 0, "batch_size must be a positive int, got 0"),
+    ("l2", -1.0, "l2 must be a finite number >= 0"),
+    ("seed", 1.5, "seed must be an int >= 0, got 1.5"),
+    ("loss", "hinge", "hinge"),
+])
+def test_resuming_a_checkpoint_with_a_wrong_setting_names_it(tmp_path, key, value, expected):
+    from xpnet.tune.babysit import Babysitter
+
+    running = sitter()
+    running.save(tmp_path / "sitter.npz")
+    settings = {**xn.load(tmp_path / "sitter.npz").metadata["babysitter"], key: value}
+    xn.save(running.model, tmp_path / "edited.npz", metadata={"babysitter": settings})
+    with pytest.raises(ValueError, match=f"edited.npz is not a valid Babysitter checkpoint: .*{expected}"):
+        Babysitter.resume(tmp_path / "edited.npz", X_train, y_train)
+
+
+def test_a_babysitter_checks_its_settings_when_built():
+    from xpnet.tune.babysit import Babysitter
+
+    model = xn.Sequential([xn.Dense(1)], input_dim=2)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 2.5"):
+        Babysitter(model, X_train, y_train, "binary_cross_entropy", xn.Adam(0.01), batch_size=2.5)
+
+
 # a trial that raises -----------------------------------------------------------------------------
 
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_search_goes_on():
@@ -164,6 +190,17 @@ def test_workers_started_together_on_a_fresh_sqlite_database_all_start(tmp_path)
             worker.join(120)
         outcomes += [results.get(timeout=10) for _ in workers]
     assert outcomes == ["ok"] * 12, [outcome for outcome in outcomes if outcome != "ok"]
+
+
+@pytest.mark.parametrize("n_trials, population_size", [(0, 2), (2, 0), ("3", 2)])
+def test_a_worker_checks_its_counts_before_creating_the_study(tmp_path, n_trials, population_size):
+    pytest.importorskip("optuna")
+    from xpnet.tune import optuna as bridge
+
+    database = tmp_path / "study.db"
+    with pytest.raises(ValueError, match="n_trials|population_size"):
+        bridge.work(f"sqlite:///{database}", "early", SPACE, PROBLEM, n_trials, population_size)
+    assert not database.exists()
 
 
 def test_a_dead_workers_trials_are_failed_and_run_again(tmp_path):

@@ -3,6 +3,7 @@ train a few epochs, look at the curves, change the learning rate or other settin
 exactly where it stopped; checkpoint the whole state to disk and resume it later."""
 from __future__ import annotations
 
+from xpnet import checks
 from xpnet.io import load, save
 from xpnet.nn.losses import get_loss
 
@@ -22,9 +23,11 @@ class Babysitter:
     def __init__(self, model, X, y, loss, optimizer, batch_size: int | None = 32, validation_data=None,
                  l2: float = 0.0, seed: int | None = 0):
         self.model, self.X, self.y, self.validation_data = model, X, y, validation_data
-        self.settings = {"loss": get_loss(loss).name, "batch_size": batch_size, "l2": l2}
+        self.settings = {"loss": get_loss(loss).name,
+                         "batch_size": None if batch_size is None else checks.positive_int(batch_size, "batch_size"),
+                         "l2": checks.non_negative(l2, "l2", checks.population(model.population))}
         self.optimizer = optimizer
-        self.seed = seed  # the shuffle seed of the next train(); None once training has begun
+        self.seed = checks.seed(seed)  # the shuffle seed of the next train(); None once training has begun
 
     def train(self, epochs: int = 1, verbose: bool = True) -> dict:
         """Train ``epochs`` more epochs; returns the last epoch's metrics."""
@@ -62,5 +65,8 @@ class Babysitter:
             raise ValueError(f"{path!s} is not a complete Babysitter checkpoint: its 'babysitter' metadata lacks "
                              f"{', '.join(map(repr, missing))} (Babysitter.save writes "
                              f"{', '.join(map(repr, CHECKPOINT_KEYS))})")
-        return cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"], validation_data,
-                   settings["l2"], seed=settings["seed"])
+        try:
+            return cls(model, X, y, settings["loss"], model.optimizer, settings["batch_size"], validation_data,
+                       settings["l2"], seed=settings["seed"])
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{path!s} is not a valid Babysitter checkpoint: {error}") from error

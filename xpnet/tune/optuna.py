@@ -210,6 +210,8 @@ def work(storage: str, study_name: str, space: dict, problem, n_trials: int, pop
     of the trials it ran. ``pruner`` (an Optuna pruner) turns on pruning; ``heartbeat_interval`` and
     ``grace_period`` are :func:`open_storage`'s."""
     optuna = _optuna()
+    n_trials = checks.positive_int(n_trials, "n_trials")  # before the storage and study exist
+    population_size = checks.positive_int(population_size, "population_size")
     sampler = optuna.samplers.TPESampler(seed=sampler_seed) if sampler_seed is not None else None
     study = create_study(open_storage(storage, heartbeat_interval, grace_period), study_name, sampler, pruner)
     results = optimize(study, space, problem, n_trials, population_size, base, prune=pruner is not None)

@@ -161,7 +161,7 @@ def build_layers(params: dict, output_dim: int, dropout=None, widths: list | Non
 
 
 def build_model(params: dict, input_dim: int, output_dim: int, loss=None, device: str = "cpu",
-                dtype: str = "float32", backend: str | None = None):
+                dtype="float32", backend: str | None = None):
     """An untrained :class:`~xpnet.Sequential` for one configuration (completed by the defaults), with
     its seed, initial scale and optimizer; train it with ``model.fit(X, y, **fit_options(params))``."""
     from xpnet.model import Sequential
