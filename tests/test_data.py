@@ -81,6 +81,13 @@ def test_validation_rows_are_stratified_seeded_and_disjoint():
     assert plain_val.size == 25 and np.all(np.diff(plain_train) > 0)
 
 
+def test_validation_rows_leave_every_class_a_training_row():
+    classes = np.repeat([0, 1, 2], [20, 2, 1])
+    train, val = data.validation_rows(23, 0.8, 3, classes)
+    assert np.bincount(classes[val], minlength=3).tolist() == [16, 1, 0]
+    assert np.bincount(classes[train], minlength=3).tolist() == [4, 1, 1]
+
+
 def test_validation_split_in_fit_holds_out_a_stratified_part():
     rng = np.random.default_rng(1)
     X = rng.standard_normal((200, 3))

@@ -266,7 +266,7 @@ def check_fraction(value, name: str) -> float:
 def validation_rows(m: int, fraction: float, seed, indices: np.ndarray | None = None) -> tuple:
     """``(train_rows, val_rows)``, sorted, holding out ``fraction`` of the ``m`` examples at random
     (``seed``). With class ``indices`` the split is stratified: each class gives
-    ``round(fraction * its count)`` examples."""
+    ``round(fraction * its count)`` examples, but always keeps one for training."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(m)
     if indices is None:
@@ -278,7 +278,7 @@ def validation_rows(m: int, fraction: float, seed, indices: np.ndarray | None = 
         starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
         rank = np.arange(m) - np.repeat(starts, counts)
         held_out = np.zeros(m, dtype=bool)
-        held_out[by_class] = rank < np.repeat(np.round(fraction * counts), counts)
+        held_out[by_class] = rank < np.repeat(np.minimum(np.round(fraction * counts), counts - 1), counts)
     if held_out.all() or not held_out.any():
         raise ValueError(f"validation_split={fraction} leaves {'no training' if held_out.all() else 'no validation'} "
                          f"examples out of {m}")

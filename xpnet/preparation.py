@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 
+from xpnet.data import validation_rows
 from xpnet.tabular import DataError
 
 TASKS = ("classify", "regress")
@@ -159,21 +160,13 @@ def _mean_and_std(X: np.ndarray) -> tuple:
 
 
 def validation_split(m: int, fraction: float, seed: int, strata: np.ndarray | None = None) -> tuple:
-    """Row indices ``(train, validation)``: a seeded random ``fraction`` of the rows, taken from each
-    stratum (class) separately when ``strata`` is given, always leaving a stratum one training row."""
-    if not 0.0 <= fraction < 1.0:
-        raise ValueError(f"the validation fraction must be in [0, 1), got {fraction!r}")
-    everything = np.arange(m)
+    """Row indices ``(train, validation)`` for ``--val-split``: :func:`xpnet.data.validation_rows`,
+    stratified by the values of ``strata`` when given; a fraction of 0 holds out nothing."""
     if fraction == 0.0:
+        everything = np.arange(m)
         return everything, everything[:0]
-    rng = np.random.default_rng(seed)
-    groups = [everything] if strata is None else [np.flatnonzero(strata == value) for value in np.unique(strata)]
-    held = []
-    for rows in groups:
-        count = min(int(np.floor(fraction * rows.size + 0.5)), rows.size - 1)
-        held.append(rng.permutation(rows)[:count])
-    validation = np.sort(np.concatenate(held))
-    if validation.size == 0:
-        raise DataError(f"{m} rows are too few to hold out a fraction of {fraction}; use more data or "
-                        "--val-split 0")
-    return np.setdiff1d(everything, validation), validation
+    classes = None if strata is None else np.unique(strata, return_inverse=True)[1].reshape(-1)
+    try:
+        return validation_rows(m, fraction, seed, classes)
+    except ValueError as error:
+        raise DataError(f"{error}; use more data or --val-split 0") from error
