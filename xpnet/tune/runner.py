@@ -26,9 +26,11 @@ PADDING = ("buckets", "widest", "none")
 class Problem:
     """The data every trial trains and validates on, and where it trains.
 
-    ``shuffle_seed`` fixes the mini-batch order, the same for every trial, so a configuration gives
-    the same result whichever way it is run; the ``seed`` hyperparameter sets initial weights and
-    dropout masks.
+    ``shuffle_seed`` fixes the mini-batch order, the same for every trial, and the ``seed``
+    hyperparameter sets initial weights and dropout masks, so a configuration gives the same result
+    whichever way it is run, with one exception: a model with dropout draws its masks from its
+    population's stream, so trained in a population and alone it sees other masks (same
+    distribution, different numbers).
 
     Everything is checked when the problem is made, as ``fit`` would check it (the loss name,
     ``output_dim`` against the labels or targets, the feature and row counts of the four arrays,
