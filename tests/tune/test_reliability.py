@@ -115,6 +115,28 @@ def test_a_babysitter_checks_its_settings_when_built():
         Babysitter(model, X_train, y_train, "binary_cross_entropy", xn.Adam(0.01), batch_size=2.5)
 
 
+@pytest.mark.parametrize("changes, expected", [
+    ({"batch_size": "32"}, "batch_size must be a positive int, got '32'"),
+    ({"batch_size": 0}, "batch_size must be a positive int, got 0"),
+    ({"l2": float("nan")}, "l2 must be a finite number >= 0"),
+    ({"batch_size": 64, "lr": -1.0}, "lr"),
+])
+def test_adjust_checks_every_value_before_changing_any(changes, expected):
+    running = sitter()
+    settings, lr = dict(running.settings), running.optimizer.lr
+    with pytest.raises(ValueError, match=expected):
+        running.adjust(**changes)
+    assert running.settings == settings and running.optimizer.lr == lr
+
+
+def test_a_babysitter_needs_an_optimizer():
+    from xpnet.tune.babysit import Babysitter
+
+    model = xn.Sequential([xn.Dense(1)], input_dim=2)
+    with pytest.raises(TypeError, match="optimizer must be an xpnet optimizer .*got None"):
+        Babysitter(model, X_train, y_train, "binary_cross_entropy", None)
+
+
 # a trial that raises -----------------------------------------------------------------------------
 
 def test_a_trial_that_raises_is_recorded_as_failed_and_the_search_goes_on():

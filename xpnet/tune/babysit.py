@@ -6,6 +6,7 @@ from __future__ import annotations
 from xpnet import checks
 from xpnet.io import load, save
 from xpnet.nn.losses import get_loss
+from xpnet.training.optim import Optimizer
 
 #: what a checkpoint's ``"babysitter"`` metadata holds besides the model: the fit settings and the next seed
 CHECKPOINT_KEYS = ("loss", "batch_size", "l2", "seed")
@@ -22,10 +23,10 @@ class Babysitter:
 
     def __init__(self, model, X, y, loss, optimizer, batch_size: int | None = 32, validation_data=None,
                  l2: float = 0.0, seed: int | None = 0):
+        if not isinstance(optimizer, Optimizer):
+            raise TypeError(f"optimizer must be an xpnet optimizer (xn.SGD, xn.Adam, ...), got {optimizer!r}")
         self.model, self.X, self.y, self.validation_data = model, X, y, validation_data
-        self.settings = {"loss": get_loss(loss).name,
-                         "batch_size": None if batch_size is None else checks.positive_int(batch_size, "batch_size"),
-                         "l2": checks.non_negative(l2, "l2", checks.population(model.population))}
+        self.settings = {"loss": get_loss(loss).name, **self._checked(batch_size=batch_size, l2=l2)}
         self.optimizer = optimizer
         self.seed = checks.seed(seed)  # the shuffle seed of the next train(); None once training has begun
 
@@ -38,11 +39,15 @@ class Babysitter:
 
     def adjust(self, **changes) -> None:
         """Change ``batch_size``, ``l2`` or any optimizer hyperparameter (``lr``, ``beta1``, ...)."""
-        for name in ("batch_size", "l2"):
-            if name in changes:
-                self.settings[name] = changes.pop(name)
+        settings = self._checked(**{name: changes.pop(name, self.settings[name]) for name in ("batch_size", "l2")})
         if changes:
-            self.optimizer.set(**changes)
+            self.optimizer.set(**changes)  # checks every value before changing any
+        self.settings.update(settings)
+
+    def _checked(self, batch_size, l2) -> dict:
+        """``batch_size`` (a positive int, or None for the whole set) and ``l2`` (>= 0, or one per model)."""
+        return {"batch_size": None if batch_size is None else checks.positive_int(batch_size, "batch_size"),
+                "l2": checks.non_negative(l2, "l2", checks.population(self.model.population))}
 
     def save(self, path) -> None:
         """Checkpoint weights, optimizer (state and settings), epoch, random state, history, these
