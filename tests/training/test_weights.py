@@ -196,6 +196,8 @@ def test_a_validation_split_keeps_its_part_of_the_sample_weights():
     ({"class_weight": "even"}, r"class_weight must be 'balanced' or a dict"),
     ({"class_weight": {5: 2.0}}, r"class_weight keys must hold integer class labels in \[0, 3\), got 5\.0"),
     ({"class_weight": {1: -2.0}}, r"class_weight\[1\] must be a finite number >= 0, got -2\.0"),
+    ({"sample_weight": np.zeros(90)}, r"sample_weight gives every training example the weight 0"),
+    ({"class_weight": {0: 0, 1: 0, 2: 0}}, r"class_weight gives every training example the weight 0"),
 ])
 def test_bad_weights_are_refused_and_nothing_is_trained(options, message):
     X, y = small_problem()
@@ -205,6 +207,21 @@ def test_bad_weights_are_refused_and_nothing_is_trained(options, message):
         model.fit(X, y, loss="softmax_cross_entropy", **options)
     for name, value in before.items():
         np.testing.assert_array_equal(model.get_weights()[name], value)
+    assert model.epoch == 0
+
+
+def test_weights_that_together_zero_every_training_example_are_refused():
+    X, y = small_problem()
+    model = three_class_model()
+    only_class_zero = (y == 0).astype(float)
+    with pytest.raises(ValueError, match="sample_weight and class_weight give every training example the weight 0"):
+        model.fit(X, y, loss="softmax_cross_entropy", sample_weight=only_class_zero, class_weight={0: 0})
+    # weight left only in the validation part: the training part learns nothing either
+    _, val_rows = xn.data.validation_rows(len(y), 0.3, 4, y)
+    only_validation = np.zeros(len(y))
+    only_validation[val_rows] = 1.0
+    with pytest.raises(ValueError, match="sample_weight gives every training example the weight 0"):
+        model.fit(X, y, loss="softmax_cross_entropy", sample_weight=only_validation, validation_split=0.3, seed=4)
     assert model.epoch == 0
 
 

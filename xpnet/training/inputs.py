@@ -68,14 +68,31 @@ def _array_data(model, loss, X, y, sample_weight, class_weight, validation_data,
     train_targets = data.Targets(loss.name, model.output_dim, classes, class_weights, model.dtype)
     val_targets = data.Targets(loss.name, model.output_dim, classes, None, model.dtype)
     validation = _validation(model, loss, validation_data, classes, epochs)
+    train_rows = val_rows = None
+    if validation_split is not None:
+        split_seed = seed if seed is not None else (model.seeds[0] or 0)
+        train_rows, val_rows = data.validation_rows(m, validation_split, split_seed, indices)
+    if sample_weight is not None or class_weights is not None:
+        _check_some_weight(sample_weight, class_weights, indices, train_rows, m)
     if validation_split is None:
         train = array_source(model, train_targets, X, y, sample_weight, None)
     else:
-        split_seed = seed if seed is not None else (model.seeds[0] or 0)
-        train_rows, val_rows = data.validation_rows(m, validation_split, split_seed, indices)
         train = array_source(model, train_targets, X, y, sample_weight, train_rows)
         validation = array_source(model, val_targets, X, y, sample_weight, val_rows)
     return FitData(train, validation, classes, shuffle)
+
+
+def _check_some_weight(sample_weight, class_weights, indices, rows, m: int) -> None:
+    """Refuse weights under which every training example (``rows``, or all) weighs 0: a cost of 0 with
+    nothing to learn."""
+    weights = np.ones(m) if sample_weight is None else data.check_sample_weight(sample_weight, m)
+    if class_weights is not None:
+        weights = weights * class_weights[indices]
+    if not np.any(weights if rows is None else weights[rows]):
+        given = [name for name, value in (("sample_weight", sample_weight), ("class_weight", class_weights))
+                 if value is not None]
+        raise ValueError(f"{' and '.join(given)} {'give' if len(given) > 1 else 'gives'} every training "
+                         "example the weight 0; nothing would be learned")
 
 
 def _is_stream(X) -> bool:
