@@ -108,6 +108,13 @@ def test_split_validation_helper():
     assert not set(X_train[:, 0]) & set(X_val[:, 0])
 
 
+@pytest.mark.parametrize("seed", [-1, "a", 1.5])
+def test_split_validation_names_a_bad_seed(seed):
+    X, y = np.arange(40.0).reshape(20, 2), np.repeat([0, 1], 10)
+    with pytest.raises(ValueError, match=f"seed must be an int >= 0, got {seed!r}"):
+        xn.split_validation(X, y, 0.2, seed=seed)
+
+
 @pytest.mark.parametrize("stratify", ["no", np.repeat([0, 1], 10)])
 def test_split_validation_takes_stratify_as_a_bool(stratify):
     """``stratify=y``, as scikit-learn's train_test_split takes it, is refused, not read as true."""

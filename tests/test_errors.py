@@ -36,6 +36,8 @@ BAD_FIT_CALLS = [
     (lambda X, y: {"X": [["a"] * 4] * 40, "y": y}, r"X must hold numbers"),
     (lambda X, y: {"X": X, "y": y, "graphs": "no"}, r"graphs must be True, False or None, got 'no'"),
     (lambda X, y: {"X": X, "y": y, "graphs": 0}, r"graphs must be True, False or None, got 0"),
+    (lambda X, y: {"X": X, "y": y, "seed": -1}, r"seed must be an int >= 0, got -1"),
+    (lambda X, y: {"X": X, "y": y, "seed": "a", "validation_split": 0.2}, r"seed must be an int >= 0, got 'a'"),
 ]
 
 

@@ -290,6 +290,7 @@ def split_validation(X, y, fraction: float = 0.2, seed: int | None = 0, stratify
     at random (``seed``), stratified by label when ``stratify`` (by default when ``y`` is a vector of
     integers, booleans or strings). Tune on the validation set; keep the test set for the end."""
     fraction = check_fraction(fraction, "fraction")
+    seed = checks.seed(seed)
     X, y = np.asarray(X), np.asarray(y)
     if X.shape[:1] != y.shape[:1]:
         raise ValueError(f"X and y must have one row per example, got {X.shape[0]} and {y.shape[0]} rows")

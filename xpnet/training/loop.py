@@ -55,6 +55,7 @@ def fit(model, X, y=None, loss=None, optimizer=None, batch_size=32, epochs=1, va
         class_weight=None, sample_weight=None, graphs=None):
     """Train ``model`` in place and return its History; the arguments are :meth:`Sequential.fit`'s."""
     loss = _resolve_loss(model, loss)
+    seed = checks.seed(seed)
     epochs = checks.count(epochs, "epochs")
     l2_values = checks.non_negative(l2, "l2", model.lead)
     graphs = cuda_graphs.graphs_enabled(graphs)
