@@ -120,6 +120,19 @@ def test_partial_fit_equals_one_epoch_of_fit():
     assert partial.n_iter_ == fitted.n_iter_ == 1
 
 
+@pytest.mark.parametrize("classes, error, message", [
+    ([0.0, 1.0, np.nan], ValueError, "classes contains NaN or inf"),
+    ([[0, 1]], ValueError, r"classes must be 1-D, one entry per label, got shape \(1, 2\)"),
+    ([0, None], TypeError, "classes must hold labels of one kind"),
+])
+def test_partial_fit_checks_its_classes(classes, error, message):
+    X, y = make_moons(40, random_state=0)
+    estimator = XPNetClassifier()
+    with pytest.raises(error, match=message):
+        estimator.partial_fit(X, y, classes=classes)
+    assert not hasattr(estimator, "model_")
+
+
 def test_partial_fit_over_chunks():
     X, y = blobs(600)
     X_test, y_test = X[500:], y[500:]

@@ -22,7 +22,7 @@ import warnings
 import numpy as np
 
 import xpnet as xn
-from xpnet import checks, data
+from xpnet import checks, data, labels
 from xpnet.nn.layers import Layer
 
 try:
@@ -467,9 +467,14 @@ def _mean_one(weights):
     return None if weights is None else weights / float(np.mean(weights))
 
 
-def _checked_classes(labels, name: str) -> np.ndarray:
-    """The distinct labels, sorted; at least two."""
-    classes = np.unique(np.asarray(labels))
+def _checked_classes(values, name: str) -> np.ndarray:
+    """The distinct labels, sorted: one kind (numbers, booleans or strings), 1-D, finite, at least two."""
+    given = labels.as_labels(values, name)
+    if given.ndim != 1:
+        raise ValueError(f"{name} must be 1-D, one entry per label, got shape {given.shape}")
+    if given.dtype.kind == "f" and not np.all(np.isfinite(given)):
+        raise ValueError(f"{name} contains NaN or inf; labels must be finite")
+    classes = np.unique(given)
     if len(classes) < 2:
         raise ValueError(f"{name} has {len(classes)} class ({classes.tolist()!r}); a classifier needs "
                          "at least 2 classes")
