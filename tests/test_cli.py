@@ -309,6 +309,60 @@ def test_features_with_a_file_that_is_not_npz_is_refused(animals, trained, monke
     assert "--features names the features array of an .npz file" in error_line(capsys)
 
 
+@pytest.mark.parametrize("command, clash", [
+    ("train --data {data} --target species --save {data}", "--save {data} would overwrite --data {data}"),
+    ("train --data {data} --target species --save {dir}/s.png --plot {dir}/s.png",
+     "--plot {dir}/s.png would overwrite --save {dir}/s.png"),
+    ("train --data {data} --target species --save {dir}/curves.png --plot {dir}/curves",
+     "--plot {dir}/curves.png would overwrite --save {dir}/curves.png"),
+    ("predict {model} {data} --output {model}", "--output {model} would overwrite MODEL {model}"),
+    ("predict {model} {data} --output {data}", "--output {data} would overwrite FILE {data}"),
+    ("tune --data {data} --target species --trials 2 --output {data}", "--output {data} would overwrite --data {data}"),
+])
+def test_an_output_that_would_overwrite_an_input_or_output_is_refused_first(animals, trained, monkeypatch, capsys,
+                                                                             command, clash):
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    names = {"data": animals, "model": trained[0], "dir": animals.parent}
+    before = {path: path.read_bytes() for path in (animals, trained[0])}
+    assert main(command.format(**names).split()) == 2
+    assert clash.format(**names) in error_line(capsys)
+    assert {path: path.read_bytes() for path in before} == before
+
+
+@pytest.mark.parametrize("option, value, code, message", [
+    ("--save", "{dir}", 3, "cannot write --save {dir}: it is a folder"),
+    ("--plot", "{dir}/curves.xyz", 2, "cannot save a figure as '{dir}/curves.xyz': matplotlib writes"),
+])
+def test_unwritable_outputs_are_refused_before_training(animals, tmp_path, monkeypatch, capsys, option, value, code,
+                                                        message):
+    pytest.importorskip("matplotlib")
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    value, message = value.format(dir=tmp_path), message.format(dir=tmp_path)
+    assert main(["train", "--data", str(animals), "--target", "species", option, value]) == code
+    assert message in error_line(capsys)
+
+
+def test_an_npz_target_as_a_column_vector_trains_and_one_of_another_length_is_named(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = (X[:, 0] > 0).astype(int)
+    np.savez(tmp_path / "column.npz", X=X, y=y[:, None])
+    assert main(["train", "--data", str(tmp_path / "column.npz"), "--epochs", "1", "--quiet"]) == 0
+    np.savez(tmp_path / "short.npz", X=X, y=y[:50], labels=y[:50])
+    for target in ([], ["--target", "labels"]):
+        assert main(["train", "--data", str(tmp_path / "short.npz"), *target, "--epochs", "1"]) == 3
+        name = target[-1] if target else "y"
+        assert (f"array '{name}' has shape (50,), not (60,): one value per row of 'X', so it cannot be the target"
+                in error_line(capsys))
+
+
+def test_a_target_the_untrained_model_already_fits_trains_without_a_divergence_limit(tmp_path, capsys):
+    """Constant features and target: the untrained loss is 0, which gives the limit no scale."""
+    data = write_csv(tmp_path / "flat.csv", ["a", "t"], [[1, 5]] * 30)
+    assert main(["train", "--data", str(data), "--target", "t", "--task", "regress", "--epochs", "2"]) == 0
+    assert "validation rmse 0 " in capsys.readouterr().out
+
+
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
     data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
@@ -437,6 +491,9 @@ def test_validation_split_is_seeded_and_stratified():
     ("a,b,y\n1,2,0\n2,,1\n", ["--target", "y"], "column 'b' has a missing or infinite value at row 2"),
     ("a,b,y\n1,2\n", ["--target", "y"], "row 1 has 2 fields"),
     ("a,b,y\n1,2,0\n2,3,0\n", ["--target", "y"], "single value"),
+    ("a,b,y\n1,2,1.5\n2,3,2.5\n3,4,NA\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 3"),
+    ("a,b,y\n1,2,cat\n2,3,nan\n3,4,dog\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 2"),
+    ("a,b,y\n1,2,cat\n2,3, N/A \n3,4,dog\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 2"),
 ])
 def test_bad_data_exits_3_with_one_line(tmp_path, capsys, contents, arguments, message):
     data = tmp_path / "data.csv"
@@ -466,6 +523,8 @@ def test_predict_needs_the_trained_columns_and_labels(trained, tmp_path, capsys)
 @pytest.mark.parametrize("arguments", [
     ["train", "--val-split", "1.5"],
     ["train", "--no-such-option"],
+    ["train", "--hidden", "16", "0"],
+    ["train", "--seed", "-1"],
     ["frobnicate"],
 ])
 def test_usage_errors_exit_2_with_one_line(capsys, arguments):

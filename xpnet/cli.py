@@ -119,7 +119,7 @@ def build_parser() -> ArgumentParser:
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
     train.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
     _add_fitting_options(train, epochs=30)
-    train.add_argument("--hidden", type=int, nargs="+", default=None,
+    train.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
                        help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data)")
     train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda (default 0)")
     train.add_argument("--save", metavar="MODEL.npz",
@@ -198,7 +198,7 @@ def _add_device_options(parser) -> None:
 
 
 def _add_run_options(parser) -> None:
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=_count, default=0, help="default 0")
     _add_threads_option(parser)
     parser.add_argument("--quiet", action="store_true",
                         help="print only the final result (no header, progress or 'saved ...' lines)")
@@ -212,6 +212,13 @@ def _positive_int(text: str) -> int:
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text}")
+    return value
+
+
+def _count(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
     return value
 
 
@@ -346,9 +353,9 @@ def command_train(args) -> None:
         raise UsageError("give either --data FILE or --dataset NAME, not both")
     if not args.data:
         refuse_file_options(args)
-    for path in (args.save, args.plot):
-        check_writable(path)
     plot = load_plotter() if args.plot else None
+    check_outputs({"--save": args.save, "--plot": plot.file_name(args.plot)[0] if plot else None},
+                  {"--data": args.data})
     check_device(args.backend, args.device, args.dtype)
     job = file_job(args) if args.data else dataset_job(args)
     model, optimizer = job.model, make_optimizer(args)
@@ -448,14 +455,16 @@ def fit(model, args, X, y, loss, optimizer, validation) -> None:
     reaches, however close to 0 its loss gets. NumPy's overflow warnings are silenced."""
     with np.errstate(all="ignore"):
         untrained = model.evaluate(X, y, loss=loss)["loss"]
-        diverged = xn.callbacks.TerminateOnDivergence(factor=None, threshold=DIVERGENCE_GROWTH * untrained)
+        # an untrained loss of 0 (or not finite) gives no scale: then only NaN and inf count
+        diverged = (xn.callbacks.TerminateOnDivergence(factor=None, threshold=DIVERGENCE_GROWTH * untrained)
+                    if np.isfinite(untrained) and untrained > 0 else None)
         try:
             model.fit(X, y, loss=loss, optimizer=optimizer, batch_size=args.batch_size, epochs=args.epochs,
                       validation_data=validation, seed=args.seed, l2=args.l2, verbose=0 if args.quiet else 1,
-                      callbacks=[diverged])
+                      callbacks=[diverged] if diverged is not None else None)
         except xn.DivergenceError as error:
             limit = (f" (That limit is {DIVERGENCE_GROWTH} times the untrained model's loss, {untrained:.4g}.)"
-                     if error.reason == diverged.reason else "")
+                     if diverged is not None and error.reason == diverged.reason else "")
             raise Diverged(f"{error}{limit}") from error
 
 
@@ -470,10 +479,29 @@ def scores_line(model, encoding: Encoding, X, y, part: str = "") -> str:
     return f"{prefix}rmse {rmse:.4g}  {prefix}loss {scores['loss']:.4f} (standardized target)"
 
 
-def check_writable(path) -> None:
-    """A file can be created at ``path``: its folder exists (checked before training, not after)."""
-    if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-        raise DataError(f"cannot write {path}: no folder {os.path.dirname(os.path.abspath(path))}")
+def check_outputs(outputs: dict, inputs: dict) -> None:
+    """Before any work: each output (option -> path, None when not given) can be written (its folder
+    exists and it is not a folder) and would overwrite neither an input (option -> path) nor another
+    output."""
+    given = {option: path for option, path in outputs.items() if path is not None}
+    for option, path in given.items():
+        folder = os.path.dirname(os.path.abspath(path))
+        if not os.path.isdir(folder):
+            raise DataError(f"cannot write {path}: no folder {folder}")
+        if os.path.isdir(path):
+            raise DataError(f"cannot write {option} {path}: it is a folder")
+    named = [(option, path) for option, path in inputs.items() if path is not None]
+    for option, path in given.items():
+        for other, other_path in named:
+            if _same_file(path, other_path):
+                raise UsageError(f"{option} {path} would overwrite {other} {other_path}; give another name")
+        named.append((option, path))
+
+
+def _same_file(a, b) -> bool:
+    if os.path.exists(a) and os.path.exists(b):
+        return os.path.samefile(a, b)
+    return os.path.realpath(a) == os.path.realpath(b)
 
 
 def load_plotter():
@@ -491,7 +519,7 @@ def load_plotter():
 # predict ----------------------------------------------------------------------------------------
 
 def command_predict(args) -> None:
-    check_writable(args.output)
+    check_outputs({"--output": args.output}, {"MODEL": args.model, "FILE": args.file})
     model = load_model(args)
     encoding = Encoding.for_model(model)
     table = read_table(args.file, args.features)
@@ -567,7 +595,7 @@ def command_tune(args) -> None:
         raise UsageError("tune needs --data FILE")
     if args.val_split == 0:
         raise UsageError("tune compares trials on a validation split: --val-split must be above 0")
-    check_writable(args.output)
+    check_outputs({"--output": args.output}, {"--data": args.data, "--space": args.space})
     space, fixed = read_space(args.space) if args.space else (DEFAULT_SPACE, {})
     check_device(args.backend, args.device, args.dtype)
     data = prepare(args)

@@ -48,15 +48,27 @@ def save(figure, path):
     if hasattr(path, "write"):
         figure.savefig(path, dpi=DPI)
         return path
+    name, file_format = file_name(path)
+    files.write_atomically(name, lambda file: figure.savefig(file, format=file_format, dpi=DPI))
+    return name
+
+
+def file_name(path) -> tuple:
+    """``(name, format)`` that :func:`save` writes for ``path``: the suffix gives the format, a name
+    without one gets matplotlib's ``savefig.format``; a format matplotlib cannot write is refused
+    (before anything is drawn)."""
     import matplotlib
+    from matplotlib.backend_bases import FigureCanvasBase
 
     name = os.fsdecode(path)
-    file_format = os.path.splitext(name)[1][1:]
+    file_format = os.path.splitext(name)[1][1:].lower()
     if not file_format:
         file_format = matplotlib.rcParams["savefig.format"]
         name = f"{name.rstrip('.')}.{file_format}"
-    files.write_atomically(name, lambda file: figure.savefig(file, format=file_format, dpi=DPI))
-    return name
+    formats = FigureCanvasBase.get_supported_filetypes()
+    if file_format not in formats:
+        raise ValueError(f"cannot save a figure as {name!r}: matplotlib writes {', '.join(sorted(formats))}")
+    return name, file_format
 
 
 def _finish(figure, path):

@@ -10,8 +10,8 @@ file            columns
 ``.npy``        a 2-D numeric array; column ``i`` is named ``"i"``; the target is the last column
                 unless chosen by index (``"0"``, ``"-1"``)
 ``.npz``        the 2-D array ``"X"`` (or another name) gives the feature columns ``"0"``,
-                ``"1"``, ...; every 1-D array of the same length is a column under its own name,
-                and ``"y"`` is the target unless another is chosen
+                ``"1"``, ...; every 1-D array (or ``(rows, 1)`` column) of the same length is a
+                column under its own name, and ``"y"`` is the target unless another is chosen
 ==============  ================================================================================
 """
 from __future__ import annotations
@@ -25,6 +25,9 @@ import numpy as np
 from xpnet import files
 
 FORMATS = (".csv", ".npy", ".npz", ".parquet")
+#: text cells that stand for a missing value (pandas' ``read_csv`` defaults), besides empty cells
+MISSING_MARKS = ("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN", "<NA>",
+                 "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
 
 
 class DataError(ValueError):
@@ -42,6 +45,7 @@ class Table:
     candidates: list
     default_target: str | None
     named: bool
+    unusable: dict = dataclasses.field(default_factory=dict)  # name -> why it is not a column
 
     @property
     def rows(self) -> int:
@@ -50,6 +54,9 @@ class Table:
     def target_name(self, target: str | None) -> str:
         """The column ``target`` names (for ``.npy`` a column index, negative counting from the end),
         or the file's default target when ``target`` is None."""
+        if (target if target is not None else self.default_target) in self.unusable:
+            name = target if target is not None else self.default_target
+            raise DataError(f"{self.path}: {self.unusable[name]}, so it cannot be the target")
         if target is None:
             if self.default_target is None:
                 raise DataError(f"{self.path}: name the target column with --target; columns: "
@@ -75,10 +82,14 @@ class Table:
         return column
 
     def column(self, name: str) -> np.ndarray:
-        """Column ``name`` (float64 or text); a missing value (an empty cell, NaN, inf) is a DataError."""
+        """Column ``name`` (float64 or text); a missing value (an empty cell, one of
+        :data:`MISSING_MARKS`, NaN, inf) is a DataError."""
         column = self.columns[name]
-        missing = np.flatnonzero(~np.isfinite(column) if column.dtype.kind == "f"
-                                 else np.char.str_len(np.char.strip(column)) == 0)
+        if column.dtype.kind == "f":
+            missing = np.flatnonzero(~np.isfinite(column))
+        else:
+            cells = np.char.strip(column)
+            missing = np.flatnonzero((np.char.str_len(cells) == 0) | np.isin(cells, MISSING_MARKS))
         if missing.size:
             raise DataError(f"{self.path}: column {name!r} has a missing or infinite value at row "
                             f"{missing[0] + 1}; fill or drop missing values first")
@@ -156,9 +167,17 @@ def _read_npz(path: str, features_array: str) -> Table:
     matrix = _numeric_matrix(path, f"array {features_array!r}", arrays.pop(features_array))
     names = [str(i) for i in range(matrix.shape[1])]
     columns = {name: matrix[:, i] for i, name in enumerate(names)}
-    columns.update({name: _numeric_or_text(array) for name, array in arrays.items()
-                    if array.ndim == 1 and len(array) == matrix.shape[0] and name not in columns})
-    return Table(path, columns, names, "y" if "y" in columns else None, named=False)
+    unusable = {}
+    for name, array in arrays.items():
+        if array.ndim == 2 and array.shape[1] == 1:  # a column vector, as y often comes
+            array = array[:, 0]
+        if array.ndim == 1 and len(array) == matrix.shape[0] and name not in columns:
+            columns[name] = _numeric_or_text(array)
+        else:
+            unusable[name] = (f"array {name!r} has shape {array.shape}, not ({matrix.shape[0]},): one value per "
+                              f"row of {features_array!r}")
+    default_target = "y" if "y" in columns or "y" in unusable else None
+    return Table(path, columns, names, default_target, named=False, unusable=unusable)
 
 
 def _numeric_matrix(path: str, what: str, array: np.ndarray) -> np.ndarray:
