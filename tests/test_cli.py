@@ -363,6 +363,13 @@ def test_a_target_the_untrained_model_already_fits_trains_without_a_divergence_l
     assert "validation rmse 0 " in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("dataset", ["moons", "circles"])
+def test_the_small_bundled_datasets_train_past_chance_with_their_preset_epochs(capsys, dataset):
+    """30 epochs of their few mini-batches left both at chance (0.55 and 0.50); the preset is 300."""
+    assert main(["train", "--dataset", dataset, "--quiet"]) == 0
+    assert float(capsys.readouterr().out.split("test accuracy ")[1].split()[0]) >= 0.9
+
+
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
     data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"
@@ -491,6 +498,8 @@ def test_validation_split_is_seeded_and_stratified():
     ("a,b,y\n1,2,0\n2,,1\n", ["--target", "y"], "column 'b' has a missing or infinite value at row 2"),
     ("a,b,y\n1,2\n", ["--target", "y"], "row 1 has 2 fields"),
     ("a,b,y\n1,2,0\n2,3,0\n", ["--target", "y"], "single value"),
+    ("a,b,y\n" + "".join(f"{i},{i},{i / 7}\n" for i in range(30)), ["--target", "y", "--task", "classify"],
+     "--val-split=0.2 leaves no validation examples out of 30 (30 classes, the largest with 1; stratified"),
     ("a,b,y\n1,2,1.5\n2,3,2.5\n3,4,NA\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 3"),
     ("a,b,y\n1,2,cat\n2,3,nan\n3,4,dog\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 2"),
     ("a,b,y\n1,2,cat\n2,3, N/A \n3,4,dog\n", ["--target", "y"], "column 'y' has a missing or infinite value at row 2"),
@@ -515,9 +524,31 @@ def test_predict_needs_the_trained_columns_and_labels(trained, tmp_path, capsys)
     lacking = write_csv(tmp_path / "lacking.csv", ["height", "speed"], [[1, 2]])
     assert main(["predict", str(model_path), str(lacking)]) == 3
     assert "no column(s) ['weight']" in error_line(capsys)
+
+
+def test_predict_writes_its_predictions_and_reports_a_target_it_cannot_score(trained, tmp_path, capsys):
+    """The predictions do not need the target column: one the model cannot score is reported, not fatal."""
+    model_path, _ = trained
+    unseen = write_csv(tmp_path / "unseen.csv", ["height", "weight", "speed", "species"],
+                       [[1, 2, 3, "yak"], [1, 2, 3, ""]])
+    output = tmp_path / "out.csv"
+    assert main(["predict", str(model_path), str(unseen), "--output", str(output)]) == 0
+    summary = capsys.readouterr().out
+    assert summary.startswith(f"2 predictions written to {output}; not scored: ")
+    assert "missing" in summary and len(read_csv(output)) == 3
     unseen = write_csv(tmp_path / "unseen.csv", ["height", "weight", "speed", "species"], [[1, 2, 3, "yak"]])
-    assert main(["predict", str(model_path), str(unseen)]) == 3
-    assert "['yak'] that the model was not trained on" in error_line(capsys)
+    assert main(["predict", str(model_path), str(unseen), "--output", str(output)]) == 0
+    summary = capsys.readouterr().out
+    assert "not scored: " in summary and "['yak'] that the model was not trained on" in summary
+
+
+def test_csv_cells_are_stripped_as_the_header_is(tmp_path, capsys):
+    rows = [[i % 3, (i * 7) % 5, ("cat", "dog")[i % 2]] for i in range(40)]
+    spaced = tmp_path / "spaced.csv"
+    spaced.write_text("a, b, pet\n" + "".join(f"{a}, {b}, {pet}\n" for a, b, pet in rows))
+    table = tabular.read(spaced)
+    assert table.column("pet").tolist() == [row[2] for row in rows]
+    assert table.column("a").tolist() == [float(row[0]) for row in rows]
 
 
 @pytest.mark.parametrize("arguments", [
@@ -525,6 +556,9 @@ def test_predict_needs_the_trained_columns_and_labels(trained, tmp_path, capsys)
     ["train", "--no-such-option"],
     ["train", "--hidden", "16", "0"],
     ["train", "--seed", "-1"],
+    ["train", "--lr", "0"],
+    ["train", "--lr", "nan"],
+    ["train", "--l2", "-1"],
     ["frobnicate"],
 ])
 def test_usage_errors_exit_2_with_one_line(capsys, arguments):
@@ -584,6 +618,15 @@ def test_tune_with_a_space_file(animals, tmp_path, capsys):
     assert all(1e-3 <= float(lr) <= 1e-1 for lr in columns["lr"])
     assert all(4 <= int(units) <= 16 for units in columns["units"])
     assert set(columns["activation"]) <= {"relu", "tanh"} and set(columns["epochs"]) == {"2"}
+
+
+def test_tune_refuses_a_space_file_that_contradicts_an_option(animals, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(xn.Sequential, "fit", lambda *args, **kwargs: pytest.fail("training started"))
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"lr": {"log_uniform": [1e-3, 1e-1]}, "epochs": 3, "batch_size": 16}))
+    assert main(["tune", "--data", str(animals), "--target", "species", "--space", str(space), "--epochs", "7",
+                 "--batch-size", "16"]) == 2
+    assert f"--space {space} fixes epochs at 3 where --epochs gives 7: set each value once" in error_line(capsys)
 
 
 def test_tune_default_space(animals, capsys):

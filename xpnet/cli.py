@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import subprocess
 import sys
@@ -45,12 +46,15 @@ EXIT_CODES = {
 
 OPTIMIZERS = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}
 #: dataset -> (hidden layer widths, loss)
+#: a bundled dataset's hidden widths, loss and epochs (the two small 2-D sets need more epochs of
+#: their few mini-batches to leave chance accuracy)
 PRESETS = {
-    "digits": ((128, 64), "softmax_cross_entropy"),
-    "moons": ((16, 8), "binary_cross_entropy"),
-    "circles": ((16, 8), "binary_cross_entropy"),
+    "digits": ((128, 64), "softmax_cross_entropy", 30),
+    "moons": ((16, 8), "binary_cross_entropy", 300),
+    "circles": ((16, 8), "binary_cross_entropy", 300),
 }
 HIDDEN_FOR_DATA = (64, 64)
+EPOCHS_FOR_DATA = 30
 
 DISTRIBUTIONS: dict[str, Callable[..., tune.spaces.Distribution]] = {
     "uniform": tune.Uniform,
@@ -60,6 +64,8 @@ DISTRIBUTIONS: dict[str, Callable[..., tune.spaces.Distribution]] = {
     "int_log_uniform": lambda low, high: tune.IntUniform(low, high, log=True),
     "choice": lambda *options: tune.Choice(options),
 }
+#: tune's --epochs, --batch-size and --seed when neither the option nor the --space file gives them
+TUNE_DEFAULTS = {"epochs": 10, "batch_size": 64, "seed": 0}
 DEFAULT_SPACE = {
     "lr": tune.LogUniform(1e-4, 1e-1),
     "l2": tune.LogUniform(1e-5, 1.0),
@@ -117,11 +123,13 @@ def build_parser() -> ArgumentParser:
     _add_data_options(train)
     train.add_argument("--dataset", choices=sorted(PRESETS), help="a bundled dataset (default: digits)")
     train.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="adam")
-    train.add_argument("--lr", type=float, default=None, help="learning rate (default per optimizer)")
-    _add_fitting_options(train, epochs=30)
+    train.add_argument("--lr", type=_positive_number, default=None, help="learning rate (default per optimizer)")
+    _add_fitting_options(train, epochs=None, epochs_help=(
+        f"default {EPOCHS_FOR_DATA} for --data; " + ", ".join(f"{name} {PRESETS[name][2]}" for name in PRESETS)))
     train.add_argument("--hidden", type=_positive_int, nargs="+", default=None,
-                       help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data)")
-    train.add_argument("--l2", type=float, default=0.0, help="L2 penalty lambda (default 0)")
+                       help=f"hidden layer widths (default {' '.join(map(str, HIDDEN_FOR_DATA))} for --data; "
+                            + ", ".join(f"{name} {' '.join(map(str, PRESETS[name][0]))}" for name in PRESETS) + ")")
+    train.add_argument("--l2", type=_non_negative_number, default=0.0, help="L2 penalty lambda (default 0)")
     train.add_argument("--save", metavar="MODEL.npz",
                        help="save the model, with its data encoding; if training diverges (exit code 4), "
                             "the model as its last finite epoch left it")
@@ -135,7 +143,7 @@ def build_parser() -> ArgumentParser:
         description="Apply a model saved by 'xpnet train --save' to FILE's feature columns and write "
                     "one CSV row per input row: the predicted label and each class's probability "
                     "p(<class>), or the predicted value. When FILE has the target column, the "
-                    "accuracy and loss are reported too.")
+                    "accuracy and loss are reported too (or why they cannot be).")
     predict.add_argument("model", metavar="MODEL", help="a model file from 'xpnet train --save'")
     predict.add_argument("file", metavar="FILE", help="a .csv, .npy, .npz or .parquet file")
     predict.add_argument("--output", metavar="PREDICTIONS.csv",
@@ -155,7 +163,9 @@ def build_parser() -> ArgumentParser:
     search.add_argument("--space", metavar="SPACE.json", help="the search space (format below)")
     search.add_argument("--output", metavar="TRIALS.csv", help="write every trial as CSV")
     search.add_argument("--top", type=_positive_int, default=10, help="rows of the table printed (default 10)")
-    _add_fitting_options(search, epochs=10)
+    _add_fitting_options(search, epochs=TUNE_DEFAULTS["epochs"])
+    # None marks "not given", so that a value fixed in --space can stand in for a default
+    search.set_defaults(**dict.fromkeys(TUNE_DEFAULTS))
     _add_device_options(search)
     _add_run_options(search)
     search.set_defaults(run=command_tune)
@@ -186,8 +196,8 @@ def _add_data_options(parser) -> None:
                             "for classification (default 0.2; 0: no validation)")
 
 
-def _add_fitting_options(parser, epochs: int) -> None:
-    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=f"default {epochs}")
+def _add_fitting_options(parser, epochs: int | None, epochs_help: str | None = None) -> None:
+    parser.add_argument("--epochs", type=_positive_int, default=epochs, help=epochs_help or f"default {epochs}")
     parser.add_argument("--batch-size", type=_positive_int, default=64, help="default 64")
 
 
@@ -219,6 +229,20 @@ def _count(text: str) -> int:
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text}")
+    return value
+
+
+def _positive_number(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def _non_negative_number(text: str) -> float:
+    value = float(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number >= 0, got {text}")
     return value
 
 
@@ -357,6 +381,8 @@ def command_train(args) -> None:
     check_outputs({"--save": args.save, "--plot": plot.file_name(args.plot)[0] if plot else None},
                   {"--data": args.data})
     check_device(args.backend, args.device, args.dtype)
+    if args.epochs is None:
+        args.epochs = EPOCHS_FOR_DATA if args.data else PRESETS[args.dataset or "digits"][2]
     job = file_job(args) if args.data else dataset_job(args)
     model, optimizer = job.model, make_optimizer(args)
     say(args, f"xpnet: {job.description}; {model.count_params()} parameters on "
@@ -395,7 +421,7 @@ def dataset_job(args) -> Job:
     name = args.dataset or "digits"
     X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed)
     X_train, y_train, validation = hold_out(X_train, y_train, args)
-    hidden, loss = PRESETS[name]
+    hidden, loss, _ = PRESETS[name]
     encoding = Encoding.plain(X_train.shape[1], loss, 10 if loss == "softmax_cross_entropy" else 1)
     model = build_model(X_train.shape[1], args.hidden or hidden, encoding.output_dim, args)
     held = 0 if validation is None else len(validation[1])
@@ -527,14 +553,20 @@ def command_predict(args) -> None:
     X = encoding.inputs(table.features(features))
     with np.errstate(all="ignore"):
         outputs = model.predict(X)
+    score = ""
+    if encoding.target in table.columns and encoding.target not in features:
+        try:  # the predictions stand without it: a target column that cannot be scored is reported
+            targets = encoding.targets(table.column(encoding.target))
+        except ValueError as error:
+            score = f"; not scored: {_one_line(error)}"
+        else:
+            score = "; " + scores_line(model, encoding, X, targets)
     header, rows = prediction_rows(encoding, outputs)
     if args.output:
         tabular.save_csv(args.output, header, rows)
     else:
         tabular.write_csv(sys.stdout, header, rows)
-    summary = f"{len(outputs)} predictions" + (f" written to {args.output}" if args.output else "")
-    if encoding.target in table.columns and encoding.target not in features:
-        summary += "; " + scores_line(model, encoding, X, encoding.targets(table.column(encoding.target)))
+    summary = f"{len(outputs)} predictions" + (f" written to {args.output}" if args.output else "") + score
     print(summary, file=sys.stdout if args.output else sys.stderr)
 
 
@@ -597,6 +629,14 @@ def command_tune(args) -> None:
         raise UsageError("tune compares trials on a validation split: --val-split must be above 0")
     check_outputs({"--output": args.output}, {"--data": args.data, "--space": args.space})
     space, fixed = read_space(args.space) if args.space else (DEFAULT_SPACE, {})
+    given = {name: getattr(args, name) for name in TUNE_DEFAULTS if getattr(args, name) is not None}
+    clashes = [f"{name} at {fixed[name]!r} where --{name.replace('_', '-')} gives {value}"
+               for name, value in given.items() if name in fixed and fixed[name] != value]
+    if clashes:
+        raise UsageError(f"--space {args.space} fixes {'; '.join(clashes)}: set each value once, with its "
+                         "option or in the file")
+    for name, default in TUNE_DEFAULTS.items():
+        setattr(args, name, given.get(name, default))
     check_device(args.backend, args.device, args.dtype)
     data = prepare(args)
     encoding = data.encoding
@@ -607,7 +647,7 @@ def command_tune(args) -> None:
                            dtype=args.dtype, shuffle_seed=args.seed)
     say(args, f"xpnet: {args.data}: {data.describe()}; {args.trials} trials of {sorted(space)}")
     started = time.perf_counter()
-    base = {"epochs": args.epochs, "batch_size": args.batch_size, "seed": args.seed, **fixed}
+    base = {**{name: getattr(args, name) for name in TUNE_DEFAULTS}, **fixed}
     results = tune.random_search(space, problem, n_trials=args.trials, base=base, seed=args.seed)
     say(args, f"{len(results)} trials in {time.perf_counter() - started:.1f} s; the best first:")
     print(results.table(limit=args.top))

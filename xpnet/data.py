@@ -263,10 +263,12 @@ def check_fraction(value, name: str) -> float:
     return float(value)
 
 
-def validation_rows(m: int, fraction: float, seed, indices: np.ndarray | None = None) -> tuple:
+def validation_rows(m: int, fraction: float, seed, indices: np.ndarray | None = None,
+                    name: str = "validation_split") -> tuple:
     """``(train_rows, val_rows)``, sorted, holding out ``fraction`` of the ``m`` examples at random
     (``seed``). With class ``indices`` the split is stratified: each class gives
-    ``round(fraction * its count)`` examples, but always keeps one for training."""
+    ``round(fraction * its count)`` examples, but always keeps one for training. ``name`` is the
+    fraction's name in the error when nothing (or everything) would be held out."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(m)
     if indices is None:
@@ -280,8 +282,11 @@ def validation_rows(m: int, fraction: float, seed, indices: np.ndarray | None = 
         held_out = np.zeros(m, dtype=bool)
         held_out[by_class] = rank < np.repeat(np.minimum(np.round(fraction * counts), counts - 1), counts)
     if held_out.all() or not held_out.any():
-        raise ValueError(f"validation_split={fraction} leaves {'no training' if held_out.all() else 'no validation'} "
-                         f"examples out of {m}")
+        stratified = "" if indices is None else (
+            f" ({np.count_nonzero(counts)} classes, the largest with {counts.max()}; stratified, each class "
+            "keeps one example for training)")
+        raise ValueError(f"{name}={fraction} leaves {'no training' if held_out.all() else 'no validation'} "
+                         f"examples out of {m}{stratified}")
     return np.flatnonzero(~held_out), np.flatnonzero(held_out)
 
 
@@ -298,7 +303,7 @@ def split_validation(X, y, fraction: float = 0.2, seed: int | None = 0, stratify
     if stratify is None:
         stratify = y.ndim == 1 and y.dtype.kind in "biuUO"
     indices = np.unique(y, return_inverse=True)[1].reshape(-1) if stratify else None
-    train, val = validation_rows(X.shape[0], fraction, seed, indices)
+    train, val = validation_rows(X.shape[0], fraction, seed, indices, name="fraction")
     return X[train], y[train], X[val], y[val]
 
 

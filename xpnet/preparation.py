@@ -167,6 +167,6 @@ def validation_split(m: int, fraction: float, seed: int, strata: np.ndarray | No
         return everything, everything[:0]
     classes = None if strata is None else np.unique(strata, return_inverse=True)[1].reshape(-1)
     try:
-        return validation_rows(m, fraction, seed, classes)
+        return validation_rows(m, fraction, seed, classes, name="--val-split")
     except ValueError as error:
         raise DataError(f"{error}; use more data or --val-split 0") from error

@@ -134,7 +134,8 @@ def _read_csv(path: str) -> Table:
     for number, row in enumerate(lines[1:], start=1):
         if len(row) != len(header):
             raise DataError(f"{path}: row {number} has {len(row)} fields, the header has {len(header)}")
-    cells = np.array(lines[1:], dtype=str).reshape(len(lines) - 1, len(header))
+    # cells are stripped as the header is: "a, b" and "a,b" hold the same values
+    cells = np.char.strip(np.array(lines[1:], dtype=str).reshape(len(lines) - 1, len(header)))
     columns = {name: _numeric_or_text(cells[:, i]) for i, name in enumerate(header)}
     return Table(path, columns, header, None, named=True)
 
