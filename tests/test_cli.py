@@ -370,6 +370,23 @@ def test_the_small_bundled_datasets_train_past_chance_with_their_preset_epochs(c
     assert float(capsys.readouterr().out.split("test accuracy ")[1].split()[0]) >= 0.9
 
 
+def test_a_bundled_dataset_model_predicts_raw_features(tmp_path, capsys):
+    """The model keeps the training split's standardization, so predict takes the data as sklearn
+    gives it (it read raw pixels as standardized ones: accuracy 0.69 instead of 0.99)."""
+    from sklearn.datasets import load_digits
+
+    model_path = tmp_path / "digits.npz"
+    assert main(["train", "--dataset", "digits", "--quiet", "--save", str(model_path)]) == 0
+    X, y = load_digits(return_X_y=True)
+    np.savez(tmp_path / "raw.npz", X=X, y=y)
+    capsys.readouterr()
+    assert main(["predict", str(model_path), str(tmp_path / "raw.npz"), "--output", str(tmp_path / "p.csv")]) == 0
+    accuracy = float(capsys.readouterr().out.split("accuracy ")[1].split()[0])
+    assert accuracy >= 0.95
+    predicted = np.array([int(row[0]) for row in read_csv(tmp_path / "p.csv")[1:]])
+    assert np.mean(predicted == y) == pytest.approx(accuracy, abs=1e-4)
+
+
 def test_regression_on_csv_predicts_in_the_targets_units(tmp_path, capsys):
     data, X, y = prices(tmp_path / "prices.csv")
     model_path, output = tmp_path / "model.npz", tmp_path / "out.csv"

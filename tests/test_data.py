@@ -170,3 +170,15 @@ def test_evaluate_and_a_second_fit_with_another_loss_say_so_too():
                                          r"per output of the model \(shape \(30, 1\) or \(30,\)\), but y has shape "
                                          r"\(30, 2\)"):
         model().fit(X, np.c_[y % 2, y % 2], loss="binary_cross_entropy")
+
+
+@pytest.mark.parametrize("name", ["digits", "moons", "circles"])
+def test_bundled_datasets_standardize_by_the_training_split_unless_asked_not_to(name):
+    pytest.importorskip("sklearn")
+    raw = xn.datasets.load(name, seed=3, standardize=False)
+    standardized = xn.datasets.load(name, seed=3)
+    scaler = data.Standardizer().fit(raw[0])
+    np.testing.assert_array_equal(standardized[0], scaler.transform(raw[0]))
+    np.testing.assert_array_equal(standardized[2], scaler.transform(raw[2]))
+    np.testing.assert_array_equal(standardized[1], raw[1])
+    assert not np.allclose(raw[0].mean(axis=0), 0.0)

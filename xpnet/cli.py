@@ -419,10 +419,13 @@ def dataset_job(args) -> Job:
     """A bundled dataset's preset network, validated on --val-split of the training rows and tested
     once, at the end."""
     name = args.dataset or "digits"
-    X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed)
-    X_train, y_train, validation = hold_out(X_train, y_train, args)
+    X_train, y_train, X_test, y_test = xn.datasets.load(name, seed=args.seed, standardize=False)
     hidden, loss, _ = PRESETS[name]
-    encoding = Encoding.plain(X_train.shape[1], loss, 10 if loss == "softmax_cross_entropy" else 1)
+    # the training split's standardization, saved with the model so that predict reads raw features
+    encoding = Encoding.fit("classify", "y", None, X_train, y_train,
+                            list(range(10 if loss == "softmax_cross_entropy" else 2)))
+    X_train, X_test = encoding.inputs(X_train), encoding.inputs(X_test)
+    X_train, y_train, validation = hold_out(X_train, y_train, args)
     model = build_model(X_train.shape[1], args.hidden or hidden, encoding.output_dim, args)
     held = 0 if validation is None else len(validation[1])
     return Job(model, encoding, X_train, y_train, validation,
