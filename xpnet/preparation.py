@@ -59,7 +59,7 @@ class Encoding:
     target_std: float = 1.0
 
     @classmethod
-    def fit(cls, task: str, target: str, features: list, X: np.ndarray, y: np.ndarray,
+    def fit(cls, task: str, target: str, features: list | None, X: np.ndarray, y: np.ndarray,
             classes: list | None = None) -> Encoding:
         """Statistics from the training rows ``X (m, n)``, ``y (m,)``; ``classes`` defaults to
         ``y``'s distinct values (pass every split's labels so the validation rows are covered)."""
