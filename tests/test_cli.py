@@ -294,8 +294,11 @@ def test_features_names_the_npz_array_to_read(tmp_path, capsys):
                  "--save", str(model_path)]) == 0
     assert xn.load(model_path).input_dim == 3
     assert main(["predict", str(model_path), str(data), "--features", "inputs", "--output", str(output)]) == 0
-    assert main(["predict", str(model_path), str(data), "--output", str(output)]) == 3  # X has 5 columns
-    assert "reads 3 features" in error_line(capsys)
+    given = read_csv(output)
+    assert main(["predict", str(model_path), str(data), "--output", str(output)]) == 0  # the saved name
+    assert read_csv(output) == given
+    assert main(["predict", str(model_path), str(data), "--features", "X", "--output", str(output)]) == 3
+    assert "reads 3 features, the file has 5 columns" in error_line(capsys)
 
 
 @pytest.mark.parametrize("command", ["train", "tune", "predict"])

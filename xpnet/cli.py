@@ -338,6 +338,8 @@ def prepare(args) -> Prepared:
     classes = class_labels(y) if task == "classify" else None
     train, held = validation_split(table.rows, args.val_split, args.seed, y if classes else None)
     encoding = Encoding.fit(task, target, features, X[train], y[train], classes)
+    if _suffix(args.data) == ".npz":
+        encoding.features_array = args.features or "X"  # predict reads the same array by default
     validation = (encoding.inputs(X[held]), encoding.targets(y[held])) if held.size else (None, None)
     return Prepared(encoding, encoding.inputs(X[train]), encoding.targets(y[train]), *validation)
 
@@ -399,11 +401,15 @@ def command_train(args) -> None:
 
 def read_table(path: str, features_array: str | None) -> tabular.Table:
     """Read a data file; ``--features`` (``features_array``) only names an array of an .npz file."""
-    suffix = os.path.splitext(path)[1].lower()
+    suffix = _suffix(path)
     if features_array is not None and suffix != ".npz":
         raise UsageError(f"--features names the features array of an .npz file; {path} is a {suffix or 'suffix-less'} "
                          "file, whose features are every column but --target")
     return tabular.read(path, features_array=features_array or "X")
+
+
+def _suffix(path: str) -> str:
+    return os.path.splitext(path)[1].lower()
 
 
 def refuse_file_options(args) -> None:
@@ -551,7 +557,8 @@ def command_predict(args) -> None:
     check_outputs({"--output": args.output}, {"MODEL": args.model, "FILE": args.file})
     model = load_model(args)
     encoding = Encoding.for_model(model)
-    table = read_table(args.file, args.features)
+    saved_array = encoding.features_array if _suffix(args.file) == ".npz" else None
+    table = read_table(args.file, args.features or saved_array)
     features = feature_columns(table, encoding, model.input_dim)
     X = encoding.inputs(table.features(features))
     with np.errstate(all="ignore"):

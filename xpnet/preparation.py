@@ -47,7 +47,8 @@ class Encoding:
     """Features ``(X - mean) / std`` with the training split's statistics; targets as class indices
     ``0..K-1`` (``classes[k]`` is the label of index ``k``) or as ``(y - target_mean) / target_std``.
 
-    ``features`` names the input columns in order (None: whatever columns the file has)."""
+    ``features`` names the input columns in order (None: whatever columns the file has);
+    ``features_array`` is the ``.npz`` array they came from (None: not an ``.npz`` file)."""
 
     task: str
     target: str
@@ -57,6 +58,7 @@ class Encoding:
     classes: list = dataclasses.field(default_factory=list)
     target_mean: float = 0.0
     target_std: float = 1.0
+    features_array: str | None = None
 
     @classmethod
     def fit(cls, task: str, target: str, features: list | None, X: np.ndarray, y: np.ndarray,
