@@ -46,6 +46,17 @@ def test_a_population_history_smooths_each_models_cost():
     assert smoothed[-1][0] != smoothed[-1][1]
 
 
+def test_history_names_a_bad_key_or_member():
+    history = xn.History()
+    history.append_epoch({"loss": [0.5, 0.6]}, [[0.7, 0.8]])
+    assert history.member(1)["loss"] == [0.6]
+    for index in (2, -1, 1.0, True):
+        with pytest.raises(IndexError, match=rf"member index must be an int in \[0, 2\) .* got {index!r}"):
+            history.member(index)
+    with pytest.raises(KeyError, match="History has no 'los'; its per-epoch keys are"):
+        history["los"]
+
+
 @pytest.mark.parametrize("bias_correction", ["no", 0, None])
 def test_bias_correction_must_be_a_bool(bias_correction):
     with pytest.raises(TypeError, match=f"bias_correction must be True or False, got {bias_correction!r}"):

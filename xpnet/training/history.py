@@ -42,8 +42,12 @@ class History:
         self.iteration_cost.extend(_json_value(cost) for cost in iteration_cost)
 
     def member(self, index: int) -> History:
-        """The history of one model of a population."""
-        return self.members()[index]
+        """The history of one model of a population (``index`` from 0)."""
+        members = self.members()
+        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(members):
+            raise IndexError(f"member index must be an int in [0, {len(members)}) (this History has "
+                             f"{len(members)} model{'s' if len(members) > 1 else ''}), got {index!r}")
+        return members[index]
 
     def members(self) -> list:
         """One History per model of a population, split in one pass."""
@@ -60,6 +64,9 @@ class History:
         return histories
 
     def __getitem__(self, key):
+        if key not in self.history:
+            raise KeyError(f"History has no {key!r}; its per-epoch keys are {list(EPOCH_KEYS)} "
+                           "(per-iteration costs: .iteration_cost)")
         return self.history[key]
 
     @property
