@@ -108,6 +108,18 @@ def test_split_validation_helper():
     assert not set(X_train[:, 0]) & set(X_val[:, 0])
 
 
+@pytest.mark.parametrize("X, y, options, error, message", [
+    (np.zeros((20, 2)), np.eye(2)[np.repeat([0, 1], 10)], {"stratify": True}, ValueError,
+     r"stratify=True needs y as one class label per example, shape \(20,\), got shape \(20, 2\)"),
+    (np.zeros((20, 2)), 3, {}, ValueError, r"X and y must have one row per example, got shapes \(20, 2\) and \(\)"),
+    (5, np.zeros(20), {}, ValueError, r"X and y must have one row per example, got shapes \(\) and \(20,\)"),
+    (np.zeros((4, 2)), np.array([1, "a", 1, "a"], dtype=object), {}, TypeError, "y must hold labels of one kind"),
+])
+def test_split_validation_names_odd_inputs(X, y, options, error, message):
+    with pytest.raises(error, match=message):
+        xn.split_validation(X, y, 0.5, **options)
+
+
 @pytest.mark.parametrize("seed", [-1, "a", 1.5])
 def test_split_validation_names_a_bad_seed(seed):
     X, y = np.arange(40.0).reshape(20, 2), np.repeat([0, 1], 10)

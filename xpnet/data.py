@@ -297,12 +297,15 @@ def split_validation(X, y, fraction: float = 0.2, seed: int | None = 0, stratify
     fraction = check_fraction(fraction, "fraction")
     seed = checks.seed(seed)
     X, y = np.asarray(X), np.asarray(y)
-    if X.shape[:1] != y.shape[:1]:
-        raise ValueError(f"X and y must have one row per example, got {X.shape[0]} and {y.shape[0]} rows")
+    if X.ndim == 0 or y.ndim == 0 or X.shape[0] != y.shape[0]:
+        raise ValueError(f"X and y must have one row per example, got shapes {X.shape} and {y.shape}")
     stratify = checks.optional_flag(stratify, "stratify")
     if stratify is None:
         stratify = y.ndim == 1 and y.dtype.kind in "biuUO"
-    indices = np.unique(y, return_inverse=True)[1].reshape(-1) if stratify else None
+    if stratify and y.ndim != 1:
+        raise ValueError(f"stratify=True needs y as one class label per example, shape ({y.shape[0]},), got "
+                         f"shape {y.shape}")
+    indices = np.unique(class_labels.as_labels(y, "y"), return_inverse=True)[1].reshape(-1) if stratify else None
     train, val = validation_rows(X.shape[0], fraction, seed, indices, name="fraction")
     return X[train], y[train], X[val], y[val]
 
