@@ -229,3 +229,6 @@ def test_class_weight_needs_a_classifier():
     model = xn.Sequential([xn.Dense(2)], input_dim=4)
     with pytest.raises(ValueError, match="class_weight needs class labels .* loss='mse'"):
         model.fit(np.zeros((5, 4)), np.zeros((5, 2)), loss="mse", class_weight="balanced")
+    with pytest.raises(ValueError, match="a binary_cross_entropy model with 2 outputs takes multi-label 0/1 "
+                                         "targets: weight examples with sample_weight"):
+        model.fit(np.zeros((5, 4)), np.zeros((5, 2)), loss="binary_cross_entropy", class_weight={0: 2.0})

@@ -63,7 +63,7 @@ def _array_data(model, loss, X, y, sample_weight, class_weight, validation_data,
     class_weights = None
     if class_weight is not None:
         if indices is None:
-            raise ValueError(f"class_weight needs class labels (a classification loss), got loss={loss.name!r}")
+            raise _class_weight_without_classes(loss, model.output_dim)
         class_weights = labels.class_weights(class_weight, indices, classes)
     train_targets = data.Targets(loss.name, model.output_dim, classes, class_weights, model.dtype)
     val_targets = data.Targets(loss.name, model.output_dim, classes, None, model.dtype)
@@ -80,6 +80,14 @@ def _array_data(model, loss, X, y, sample_weight, class_weight, validation_data,
         train = array_source(model, train_targets, X, y, sample_weight, train_rows)
         validation = array_source(model, val_targets, X, y, sample_weight, val_rows)
     return FitData(train, validation, classes, shuffle)
+
+
+def _class_weight_without_classes(loss, output_dim: int) -> ValueError:
+    if loss.name == "binary_cross_entropy":
+        return ValueError(f"class_weight needs one class label per example; a binary_cross_entropy model with "
+                          f"{output_dim} outputs takes multi-label 0/1 targets: weight examples with "
+                          "sample_weight instead")
+    return ValueError(f"class_weight needs class labels (a classification loss), got loss={loss.name!r}")
 
 
 def _check_some_weight(sample_weight, class_weights, indices, rows, m: int) -> None:
@@ -190,7 +198,7 @@ def _stream_data(model, loss, X, sample_weight, class_weight, validation_data, v
     class_weights = None
     if class_weight is not None:
         if classes is None:
-            raise ValueError(f"class_weight needs class labels (a classification loss), got loss={loss.name!r}")
+            raise _class_weight_without_classes(loss, model.output_dim)
         class_weights = labels.class_weights(class_weight, np.zeros(0, np.int64), classes)
     targets = data.Targets(loss.name, model.output_dim, classes, class_weights, model.dtype)
     train = _stream(model, targets, X, "X", epochs)
