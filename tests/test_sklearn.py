@@ -120,6 +120,14 @@ def test_partial_fit_equals_one_epoch_of_fit():
     assert partial.n_iter_ == fitted.n_iter_ == 1
 
 
+@pytest.mark.parametrize("random_state", ["abc", -1, 2**33, 1.5])
+def test_a_bad_random_state_is_named(random_state):
+    X, y = make_moons(40, random_state=0)
+    with pytest.raises(ValueError, match=rf"random_state must be None, an int in \[0, 2\*\*32\) or a numpy "
+                                         rf"RandomState, got {random_state!r}"):
+        XPNetClassifier(random_state=random_state).fit(X, y)
+
+
 @pytest.mark.parametrize("classes, error, message", [
     ([0.0, 1.0, np.nan], ValueError, "classes contains NaN or inf"),
     ([[0, 1]], ValueError, r"classes must be 1-D, one entry per label, got shape \(1, 2\)"),

@@ -158,7 +158,12 @@ class _XPNetEstimator(BaseEstimator):
         weights = None if sample_weight is None else _checked_weights(sample_weight, len(X), "sample_weight")
         if first:
             self._learn_outputs(y, classes, weights)
-            seed = int(check_random_state(self.random_state).randint(np.iinfo(np.int32).max))
+            try:
+                random = check_random_state(self.random_state)
+            except ValueError as error:
+                raise ValueError(f"random_state must be None, an int in [0, 2**32) or a numpy RandomState, got "
+                                 f"{self.random_state!r}") from error
+            seed = int(random.randint(np.iinfo(np.int32).max))
             self.model_ = self._new_model(hidden, X, seed)
         rows = (X, self._encode_targets(y), weights)
         validation = None
