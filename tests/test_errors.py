@@ -69,6 +69,8 @@ def test_cross_entropy_after_a_final_activation_is_refused():
     ({"backend": "jax"}, ValueError, r"backend must be one of .* got 'jax'"),
     ({"dtype": "float16"}, ValueError, r"dtype must be one of \('float32', 'float64'\), got 'float16'"),
     ({"device": "cuda:x", "backend": "torch"}, ValueError, r"'cuda' or 'cuda:N'"),
+    ({"device": "cpu", "backend": "cupy"}, ValueError,
+     r"the cupy backend runs on a CUDA GPU: device must be 'cuda' or 'cuda:N' for a GPU, got 'cpu'"),
     ({"input_dim": 0}, ValueError, r"input_dim must be a positive int, got 0"),
     ({"fast": "no"}, TypeError, r"fast must be True, False or None, got 'no'"),
     ({"fast": 0}, TypeError, r"fast must be True, False or None, got 0"),

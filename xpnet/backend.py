@@ -125,12 +125,14 @@ def resolve_backend(backend: str | None = None, device: str = "cpu", dtype="floa
                    seed=seed)
 
 
-def _cuda_index(device: str, argument: str = "device") -> int:
+def _cuda_index(device: str, gpu_backend: str | None = None) -> int:
+    """N of ``'cuda'`` (0) or ``'cuda:N'``; ``gpu_backend`` names a backend that only runs on a GPU."""
     if device == "cuda":
         return 0
     prefix, _, index = device.partition(":")
     if prefix != "cuda" or not index.isdigit():
-        raise ValueError(f"{argument} must be 'cuda' or 'cuda:N' for a GPU, got {device!r}")
+        why = f"the {gpu_backend} backend runs on a CUDA GPU: " if gpu_backend else ""
+        raise ValueError(f"{why}device must be 'cuda' or 'cuda:N' for a GPU, got {device!r}")
     return int(index)
 
 
@@ -144,7 +146,7 @@ def _load_numpy(device: str):
 
 
 def _load_cupy(device: str):
-    index = _cuda_index(device)
+    index = _cuda_index(device, gpu_backend="cupy")
     try:
         import array_api_compat.cupy as xp
         import cupy
