@@ -34,7 +34,7 @@ from xpnet.checks import DTYPES
 from xpnet.model import architecture, check_layers
 from xpnet.nn.layers import Layer, layer_from_config
 from xpnet.nn.losses import LOSSES
-from xpnet.training.history import EPOCH_KEYS
+from xpnet.training.history import check_record
 from xpnet.training.optim import Optimizer, optimizer_from_config
 
 FORMAT = "xpnet-model"
@@ -243,7 +243,7 @@ def _check_config(config: dict) -> CheckedModel:
     checks.count(config["epoch"], "epoch")
     if config["loss"] is not None:
         _one_of(config["loss"], "loss", tuple(LOSSES))
-    _check_history(config["history"], lead)
+    check_record(config["history"], lead)
     _check_random(config["random"], config["backend"], config["device"])
     classes = _classes(config.get("classes"))
     if classes is not None and classes.size != width and (width, classes.size) != (1, 2):
@@ -308,44 +308,6 @@ def _classes(entry) -> np.ndarray | None:
     if dtype.kind not in labels.LABEL_KINDS:
         raise ValueError(f"classes dtype must be of numbers, booleans or strings, got {entry['dtype']!r}")
     return labels.check_classes(np.asarray(entry["values"], dtype=dtype))
-
-
-def _check_history(history, lead: tuple) -> None:
-    if not isinstance(history, dict) or set(history) != {"history", "iteration_cost"}:
-        raise ValueError("history must be {'history': {...}, 'iteration_cost': [...]}")
-    epochs = history["history"]
-    if not isinstance(epochs, dict) or set(epochs) != set(EPOCH_KEYS):
-        raise ValueError(f"history must have the per-epoch lists {list(EPOCH_KEYS)}")
-    lengths = {len(values) if isinstance(values, list) else -1 for values in epochs.values()}
-    if len(lengths) != 1 or -1 in lengths:
-        raise ValueError("history's per-epoch entries must be lists of one length")
-    for key, values in [*epochs.items(), ("iteration_cost", history["iteration_cost"])]:
-        if not isinstance(values, list) or not _is_record(values, lead):
-            raise ValueError(f"history[{key!r}] must be a list of numbers or nulls"
-                             + (f" (or lists of {lead[0]}, one per model)" if lead else ""))
-
-
-def _is_record(values: list, lead: tuple) -> bool:
-    """Numbers or nulls (a population: also lists of one per model), checked by NumPy when they are
-    all numbers of one shape (the common case, fast), else one by one."""
-    try:
-        array = np.array(values)
-    except ValueError:  # ragged: numbers mixed with lists
-        array = None
-    if array is not None and array.dtype.kind in "fi" and array.shape in ((len(values),), (len(values),) + lead):
-        return True
-    return all(_is_recorded_value(value, lead) for value in values)
-
-
-def _is_recorded_value(value, lead: tuple) -> bool:
-    """A number or null, or (a population) a list of one such per model."""
-    if isinstance(value, list):
-        return bool(lead) and len(value) == lead[0] and all(_is_number_or_null(item) for item in value)
-    return _is_number_or_null(value)
-
-
-def _is_number_or_null(value) -> bool:
-    return value is None or isinstance(value, (int, float))
 
 
 def _check_seeds(seed, lead: tuple) -> None:

@@ -57,6 +57,38 @@ def test_history_names_a_bad_key_or_member():
         history["los"]
 
 
+def _record(**changes):
+    epochs = {key: [0.5] for key in xn.training.history.EPOCH_KEYS}
+    return {"history": {**epochs, **changes.pop("history", {})}, "iteration_cost": [0.7], **changes}
+
+
+@pytest.mark.parametrize("data, message", [
+    (None, r"history must be \{'history'"),
+    ([1, 2], r"history must be \{'history'"),
+    ({"history": {}}, r"history must be \{'history'"),
+    (_record(history={"loss": "abc"}), "per-epoch entries must be lists of one length"),
+    (_record(history={"lr": [0.1, 0.2]}), "per-epoch entries must be lists of one length"),
+    (_record(iteration_cost="xyz"), r"history\['iteration_cost'\] must be a list of numbers or nulls"),
+    (_record(history={"loss": [[1, 2]], "lr": [[1, 2, 3]]}), r"history\['lr'\] must be a list .* lists of 2"),
+    (_record(iteration_cost=[None, "a"]), r"history\['iteration_cost'\] must be a list of numbers"),
+])
+def test_history_from_dict_refuses_what_to_dict_never_writes(data, message):
+    with pytest.raises(ValueError, match=message):
+        xn.History.from_dict(data)
+
+
+def test_history_from_dict_round_trips_one_model_and_a_population():
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = (X[:, 0] > 0).astype(int)
+    for population, seed in ((None, 0), (2, [0, 1])):
+        model = xn.Sequential([xn.Dense(1)], input_dim=3, seed=seed, population=population)
+        history = model.fit(X, y, loss="binary_cross_entropy", batch_size=10, epochs=2)
+        again = xn.History.from_dict(history.to_dict())
+        assert again.to_dict() == history.to_dict()
+    shared_first = xn.History.from_dict(_record(iteration_cost=[1.0, [2.0, 3.0]]))  # a shared value, then one each
+    assert shared_first.smoothed_cost(0.5, bias_correction=False) == [[0.5, 0.5], [1.25, 1.75]]
+
+
 @pytest.mark.parametrize("bias_correction", ["no", 0, None])
 def test_bias_correction_must_be_a_bool(bias_correction):
     with pytest.raises(TypeError, match=f"bias_correction must be True or False, got {bias_correction!r}"):

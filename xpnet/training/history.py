@@ -21,6 +21,19 @@ def _per_member(values: list, count: int) -> list:
     return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(count)]
 
 
+def _population_axes(data) -> tuple:
+    """``(P,)`` when some entry of a to_dict record is a list of P values (a population), else ``()``."""
+    if not isinstance(data, dict):
+        return ()
+    epochs = data.get("history")
+    columns = [*(epochs.values() if isinstance(epochs, dict) else []), data.get("iteration_cost")]
+    for column in columns:
+        for value in column if isinstance(column, list) else []:
+            if isinstance(value, list):
+                return (len(value),)
+    return ()
+
+
 class History:
     """Per-epoch lists in ``history[key]`` and per-iteration costs in ``iteration_cost``.
 
@@ -51,7 +64,7 @@ class History:
 
     def members(self) -> list:
         """One History per model of a population, split in one pass."""
-        count = next((len(value) for values in self.history.values() for value in values
+        count = next((len(value) for values in [*self.history.values(), self.iteration_cost] for value in values
                       if isinstance(value, list)), 1)
         columns = {key: _per_member(values, count) for key, values in self.history.items()}
         costs = _per_member(self.iteration_cost, count)
@@ -92,7 +105,50 @@ class History:
 
     @classmethod
     def from_dict(cls, data: dict) -> History:
+        """The History that :meth:`to_dict` gave ``data``; anything else is a ValueError."""
+        check_record(data, _population_axes(data))
         history = cls()
         history.history.update({key: list(values) for key, values in data["history"].items()})
         history.iteration_cost = list(data["iteration_cost"])
         return history
+
+
+def check_record(history, lead: tuple) -> None:
+    """Raise ValueError unless ``history`` is a dict as :meth:`History.to_dict` writes it: every
+    per-epoch list (all of one length) and the per-iteration costs hold numbers or nulls, or for a
+    population (``lead == (P,)``) lists of P of them."""
+    if not isinstance(history, dict) or set(history) != {"history", "iteration_cost"}:
+        raise ValueError("history must be {'history': {...}, 'iteration_cost': [...]}")
+    epochs = history["history"]
+    if not isinstance(epochs, dict) or set(epochs) != set(EPOCH_KEYS):
+        raise ValueError(f"history must have the per-epoch lists {list(EPOCH_KEYS)}")
+    lengths = {len(values) if isinstance(values, list) else -1 for values in epochs.values()}
+    if len(lengths) != 1 or -1 in lengths:
+        raise ValueError("history's per-epoch entries must be lists of one length")
+    for key, values in [*epochs.items(), ("iteration_cost", history["iteration_cost"])]:
+        if not isinstance(values, list) or not _is_record(values, lead):
+            raise ValueError(f"history[{key!r}] must be a list of numbers or nulls"
+                             + (f" (or lists of {lead[0]}, one per model)" if lead else ""))
+
+
+def _is_record(values: list, lead: tuple) -> bool:
+    """Numbers or nulls (a population: also lists of one per model), checked by NumPy when they are
+    all numbers of one shape (the common case, fast), else one by one."""
+    try:
+        array = np.array(values)
+    except ValueError:  # ragged: numbers mixed with lists
+        array = None
+    if array is not None and array.dtype.kind in "fi" and array.shape in ((len(values),), (len(values),) + lead):
+        return True
+    return all(_is_recorded_value(value, lead) for value in values)
+
+
+def _is_recorded_value(value, lead: tuple) -> bool:
+    """A number or null, or (a population) a list of one such per model."""
+    if isinstance(value, list):
+        return bool(lead) and len(value) == lead[0] and all(_is_number_or_null(item) for item in value)
+    return _is_number_or_null(value)
+
+
+def _is_number_or_null(value) -> bool:
+    return value is None or isinstance(value, (int, float))
