@@ -349,11 +349,13 @@ class Sequential:
         examples, as in Keras (not by the sum of the weights, as PyTorch's class weights are), so the
         History's ``loss`` is exactly ``sum_i w_i loss_i / m`` over the epoch and equals
         ``evaluate(..., sample_weight=w)``. Validation is weighted only by the sample weights that
-        come with it (accuracy is never weighted).
+        come with it (accuracy is never weighted). Weights that give every training example 0 are
+        refused (nothing would be learned).
 
         Validation. ``validation_data`` is ``(X_val, y_val)``, ``(X_val, y_val, sample_weight)`` or a
         stream; ``validation_split=f`` holds out a fraction f of the arrays instead (stratified by
-        class for classifiers, drawn with ``seed``, else the model's seed). Either is evaluated after
+        class for classifiers, each class keeping at least one training example; drawn with
+        ``seed``, else the model's seed). Either is evaluated after
         each epoch (``val_loss``, ``val_accuracy``).
 
         Watching. ``verbose``: 0 silent, 1 a progress bar per epoch on a terminal (with tqdm; one line
