@@ -45,7 +45,6 @@ EXIT_CODES = {
 }
 
 OPTIMIZERS = {"sgd": xn.SGD, "momentum": xn.Momentum, "rmsprop": xn.RMSprop, "adam": xn.Adam}
-#: dataset -> (hidden layer widths, loss)
 #: a bundled dataset's hidden widths, loss and epochs (the two small 2-D sets need more epochs of
 #: their few mini-batches to leave chance accuracy)
 PRESETS = {
